@@ -1,0 +1,93 @@
+/*
+ * Checks one size-class table against policies/sizeclass/README.md. Compiled once per
+ * policies/sizeclass/<table>.h by tests/sizeclass/CMakeLists.txt with
+ * -DSL_TABLE=<table> -DSL_TABLE_HEADER="sizeclass/<table>.h" -DSPANLAB_SIZECLASS_<TABLE>:
+ * the impl header is included directly (its own names are tested) and again through
+ * the selection point policies/sizeclass.h (whose aliases must reach the same table).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include SL_TABLE_HEADER
+#include "sizeclass.h"
+
+#define PAGE_SIZE 8192
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define NAME(suffix) SL_POLICY_NAME(sl_sc_, SL_TABLE, suffix)
+
+static int failures;
+
+#define CHECK(cond, ...)                                                             \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			if (failures < 20) {                                         \
+				fprintf(stderr, "%s: FAIL %s: ", STR(SL_TABLE), #cond); \
+				fprintf(stderr, __VA_ARGS__);                        \
+				fputc('\n', stderr);                                 \
+			}                                                            \
+			failures++;                                                  \
+		}                                                                    \
+	} while (0)
+
+/* The smallest class whose size is >= size (size 0 is served as 1), by linear search. */
+static uint32_t brute_force(size_t size)
+{
+	if (size == 0)
+		size = 1;
+	for (uint32_t c = 1; c < (uint32_t)NAME(_num_classes); c++)
+		if (NAME(_class_size)[c] >= size)
+			return c;
+	return 0;
+}
+
+int main(void)
+{
+	const uint32_t n = NAME(_num_classes);
+	const uint32_t max_small = NAME(_max_small);
+	const uint32_t *size = NAME(_class_size);
+	const uint8_t *pages = NAME(_class_pages);
+
+	/* The selection point aliases this very table. */
+	CHECK(strcmp(SL_SC_NAME, STR(SL_TABLE)) == 0, "SL_SC_NAME is %s", SL_SC_NAME);
+	CHECK(SL_NUM_CLASSES == n && SL_MAX_SMALL == max_small, "aliased constants differ");
+	CHECK(sl_sc_class_size == size && sl_sc_class_pages == pages, "aliased arrays differ");
+	CHECK(sl_sc_size_to_class == NAME(_size_to_class), "aliased lookup differs");
+
+	/* Counts and class 0. */
+	CHECK(n >= 2 && n <= 255, "num_classes %u", n);
+	CHECK(sizeof(NAME(_class_size)) / sizeof(NAME(_class_size)[0]) == n, "class_size length");
+	CHECK(sizeof(NAME(_class_pages)) / sizeof(NAME(_class_pages)[0]) == n, "class_pages length");
+	CHECK(size[0] == 0 && pages[0] == 0, "class 0 is not empty");
+	CHECK(size[n - 1] == max_small, "last class %u != max_small %u", size[n - 1], max_small);
+	CHECK(max_small >= 32768, "max_small %u", max_small);
+
+	/* Each class: increasing, aligned as promised, a span holds an object. */
+	for (uint32_t c = 1; c < n; c++) {
+		CHECK(size[c] > size[c - 1], "class %u (%u) not above class %u", c, size[c], c - 1);
+		CHECK(size[c] % 8 == 0, "class %u size %u not a multiple of 8", c, size[c]);
+		CHECK(size[c] <= 1024 || size[c] % 128 == 0,
+		      "class %u size %u > 1024 not a multiple of 128", c, size[c]);
+		CHECK(pages[c] >= 1 && (uint64_t)pages[c] * PAGE_SIZE >= size[c],
+		      "class %u: %u pages hold no %u-byte object", c, pages[c], size[c]);
+		CHECK(NAME(_class_to_size)(c) == size[c], "class_to_size(%u)", c);
+		CHECK(NAME(_class_to_pages)(c) == pages[c], "class_to_pages(%u)", c);
+	}
+
+	/* Lookup == brute force for every size; so every size up to max_small is covered. */
+	for (size_t s = 0; s <= max_small; s++) {
+		uint32_t got = NAME(_size_to_class)(s), want = brute_force(s);
+		CHECK(want != 0, "size %zu has no class", s);
+		CHECK(got == want, "size_to_class(%zu) = %u, brute force %u", s, got, want);
+		CHECK(got >= 1 && got < n && size[got] >= (s ? s : 1), "size %zu -> class %u", s, got);
+	}
+
+	if (failures) {
+		fprintf(stderr, "%s: %d failures\n", STR(SL_TABLE), failures);
+		return 1;
+	}
+	printf("%s: %u classes, max_small %u: ok\n", STR(SL_TABLE), n - 1, max_small);
+	return 0;
+}
