@@ -1,0 +1,184 @@
+/*
+ * sl-larson - server churn after Larson & Krishnan, "Memory allocation for
+ * long-running server applications" (ISMM 1998).
+ *
+ * A shared array of slots (--objects per thread, so threads * objects in
+ * all) starts filled with objects of random sizes in [--min-size,
+ * --max-size].  Every thread then repeatedly picks a random slot, allocates a
+ * new random-size object, swaps it into the slot with an atomic exchange and
+ * frees the object it took out.  Since any thread may have put that object
+ * there, with T threads about (T-1)/T of all frees are of memory another
+ * thread allocated, and the pool's size stays constant: the allocator sees a
+ * steady state of mixed sizes with constant cross-thread traffic, the shape
+ * of a server whose requests are handled by whichever thread is free.
+ *
+ * One op = one replacement (one malloc and one free).
+ *
+ * Verification: each object starts with a key (size << 32 | owner << 24 |
+ * sequence) and ends with a check word (wl_stamp); the key tells the freeing
+ * thread the size, so it can check both ends before free.  At the end the
+ * main thread checks and frees every remaining object and reconciles the
+ * counts and the (wrapping) sums of the keys: initial + allocated == freed
+ * in the run + freed at the end.  The key sums catch a block handed out
+ * twice even when the second stamp hides the first.
+ */
+#include "wl_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static long long min_size = 8, max_size = 1000, objects = 1000;
+
+static _Atomic(void *) *slots;
+static size_t nslots;
+
+struct worker {
+	int id;
+	uint64_t rng;
+	unsigned long long allocs, frees;
+	uint64_t alloc_keys, free_keys;	/* sums of the keys */
+	bool ok;
+};
+
+static uint64_t make_key(size_t size, int owner, uint64_t seq)
+{
+	return (uint64_t)size << 32 | (uint64_t)(owner & 0xff) << 24 |
+	       (seq & 0xffffff);
+}
+
+/* Allocate and stamp a random-size object, or NULL if out of memory; adds
+ * the key to *keysum. */
+static void *new_object(uint64_t *rng, int owner, uint64_t seq,
+			uint64_t *keysum)
+{
+	size_t size = wl_rand_range(rng, (size_t)min_size, (size_t)max_size);
+	void *p = malloc(size);
+	if (p) {
+		uint64_t key = make_key(size, owner, seq);
+		wl_stamp(p, size, key);
+		*keysum += key;
+	}
+	return p;
+}
+
+/* Check an object's stamp (the size comes from the key itself) and add its
+ * key to *keysum. */
+static bool object_ok(const void *p, uint64_t *keysum)
+{
+	uint64_t key;
+	memcpy(&key, p, 8);
+	*keysum += key;
+	size_t size = (size_t)(key >> 32);
+	if (size < (size_t)min_size || size > (size_t)max_size)
+		return wl_fail("object %p has a bad size field %zu", p, size);
+	if (!wl_stamp_ok(p, size, key))
+		return wl_fail("object %p (size %zu) has a broken stamp", p,
+			       size);
+	return true;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	while (!wl_should_stop()) {
+		/* Poll the flag every 64 replacements: cheap, still prompt. */
+		for (int i = 0; i < 64; i++) {
+			size_t slot = (size_t)(wl_rand(&w->rng) % nslots);
+			void *p = new_object(&w->rng, w->id, w->allocs,
+					     &w->alloc_keys);
+			if (!p) {
+				w->ok = wl_fail("malloc returned NULL");
+				return NULL;
+			}
+			w->allocs++;
+			void *old = atomic_exchange_explicit(&slots[slot], p,
+				memory_order_acq_rel);
+			if (!object_ok(old, &w->free_keys)) {
+				w->ok = false;
+				return NULL;
+			}
+			free(old);
+			w->frees++;
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct wl_common c;
+	struct wl_opt opts[] = {
+		WL_OPT_INT("min-size", &min_size, 8, 1 << 24,
+			   "smallest object size in bytes"),
+		WL_OPT_INT("max-size", &max_size, 8, 1 << 24,
+			   "largest object size in bytes"),
+		WL_OPT_INT("objects", &objects, 1, 1 << 24,
+			   "slots per thread in the shared array"),
+	};
+	wl_parse(argc, argv, "larson",
+		 "Larson-style server churn: threads replace random slots of a "
+		 "shared array\nwith new random-size objects, so most frees are "
+		 "of other threads' objects.", &c, opts,
+		 sizeof opts / sizeof opts[0]);
+	if (min_size > max_size) {
+		fprintf(stderr, "sl-larson: --min-size exceeds --max-size\n");
+		return 2;
+	}
+
+	nslots = (size_t)(objects * c.threads);
+	slots = calloc(nslots, sizeof *slots);
+	struct worker *w = calloc((size_t)c.threads, sizeof *w);
+	if (!slots || !w) {
+		fprintf(stderr, "sl-larson: out of memory\n");
+		return 1;
+	}
+	uint64_t rng = (uint64_t)c.seed, alloc_keys = 0, free_keys = 0;
+	for (size_t i = 0; i < nslots; i++) {
+		void *p = new_object(&rng, 255, i, &alloc_keys);
+		if (!p) {
+			fprintf(stderr, "sl-larson: out of memory\n");
+			return 1;
+		}
+		atomic_init(&slots[i], p);
+	}
+	for (int i = 0; i < c.threads; i++) {
+		w[i].id = i;
+		w[i].rng = wl_mix64((uint64_t)c.seed + 1 + (uint64_t)i);
+		w[i].ok = true;
+	}
+
+	double t0 = wl_now();
+	wl_start_timer(c.duration);
+	wl_run_threads(c.threads, worker_main, w, sizeof *w);
+	double seconds = wl_now() - t0;
+
+	bool ok = true;
+	unsigned long long allocs = nslots, frees = 0, ops = 0;
+	for (int i = 0; i < c.threads; i++) {
+		ok = ok && w[i].ok;
+		allocs += w[i].allocs;
+		frees += w[i].frees;
+		alloc_keys += w[i].alloc_keys;
+		free_keys += w[i].free_keys;
+		ops += w[i].frees;
+	}
+	if (ok) {
+		for (size_t i = 0; i < nslots; i++) {
+			void *p = atomic_load(&slots[i]);
+			if (!object_ok(p, &free_keys)) {
+				ok = false;
+				break;
+			}
+			free(p);
+			frees++;
+		}
+		if (ok && (allocs != frees || alloc_keys != free_keys))
+			ok = wl_fail("%llu objects allocated, %llu freed "
+				     "(key sums %s)", allocs, frees,
+				     alloc_keys == free_keys ? "match" :
+				     "differ");
+	}
+	free(slots);
+	free(w);
+	wl_report(ops, seconds, ok, NULL);
+}
