@@ -1,0 +1,345 @@
+#!/usr/bin/python3
+"""Tests of scripts/spanlab-exp on tiny specs.
+
+The workload is tests/experiments/bin/sl-fake (a stand-in that follows the workload
+contract; --mode ok|fail|notok|nojson|hang) and the allocator is glibc only, so no
+build is needed. Usage: test_spanlab_exp.py CASE (CASE as in CMakeLists.txt), or
+'all'. Each case runs the runner as a user would and checks its files and exit
+status; nothing here depends on timing except that a hanging cell must come back.
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+EXP = os.path.join(REPO, "scripts", "spanlab-exp")
+BIN = os.path.join(HERE, "bin")
+PY = "/usr/bin/python3"
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def spec_text(name="tiny", workloads=None, threads="[1, 2]", reps=2, extra=""):
+    if workloads is None:
+        workloads = ['name = "fake"\nparams = { duration = 0.01 }']
+    parts = [f'name = "{name}"', 'baselines = ["glibc"]', f"threads = {threads}",
+             f"repetitions = {reps}", "timeout = 20", f'bin_dir = "{BIN}"', "seed = 7", extra]
+    for w in workloads:
+        parts.append("[[workload]]\n" + w)
+    return "\n".join(parts) + "\n"
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def exp(*args, env=None):
+    e = dict(os.environ)
+    e.pop("FAKE_WORKLOAD_LOG", None)
+    if env:
+        e.update(env)
+    r = subprocess.run([PY, EXP] + list(args), capture_output=True, text=True, env=e,
+                       timeout=300)
+    return r
+
+
+def rows(folder):
+    with open(os.path.join(folder, "results.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def keys(rs):
+    return sorted((r["allocator"], r["workload"], int(r["threads"]), int(r["rep"])) for r in rs)
+
+
+def expect_outputs(folder, workload="fake"):
+    for f in ("results.csv", "metadata.json", "summary.md", "spec.toml"):
+        check(os.path.exists(os.path.join(folder, f)), f"{f} missing in {folder}")
+    for stem in (f"throughput_{workload}", f"rss_{workload}", f"bars_{workload}",
+                 "overview_throughput"):
+        for ext in ("png", "svg"):
+            p = os.path.join(folder, "plots", f"{stem}.{ext}")
+            check(os.path.exists(p) and os.path.getsize(p) > 1000, f"plot {p} missing or empty")
+
+
+# ------------------------------------------------------------------ cases
+
+def case_one_cell(tmp):
+    spec = write(os.path.join(tmp, "one.toml"), spec_text(threads="[1]", reps=1))
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out)
+    check(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
+    rs = rows(out)
+    check(len(rs) == 1, f"expected 1 row, got {len(rs)}")
+    row = rs[0]
+    check(row["status"] == "ok" and row["allocator"] == "glibc" and row["kind"] == "baseline",
+          f"bad row {row}")
+    check(float(row["ops_per_sec"]) > 0 and int(row["ops"]) > 0, "ops not parsed")
+    check(int(row["maxrss_kb"]) > 0, "no peak RSS from wait4")
+    check(float(row["wall_s"]) > 0 and row["user_s"] != "" and row["sys_s"] != "", "no times")
+    check(json.loads(row["workload_json"])["workload"] == "fake", "workload JSON not kept")
+    meta = json.load(open(os.path.join(out, "metadata.json")))
+    for k in ("seed", "host", "git", "spec", "build", "baselines", "started_utc",
+              "finished_utc"):
+        check(k in meta, f"metadata lacks {k}")
+    check(meta["seed"] == 7, "seed from the spec not recorded")
+    for k in ("cpu_model", "logical_cpus", "kernel", "hwloc", "python"):
+        check(k in meta["host"], f"metadata host lacks {k}")
+    check(meta["status"] == "finished", "metadata status not finished")
+    expect_outputs(out)
+    summary = open(os.path.join(out, "summary.md")).read()
+    check("## fake" in summary and "| 1 | glibc |" in summary, "summary table missing")
+    check(out in r.stdout and "summary.md" in r.stdout, "final message does not name the folder")
+
+
+def case_failure(tmp):
+    spec = write(os.path.join(tmp, "f.toml"), spec_text(threads="[1]", reps=1, workloads=[
+        'name = "fake"\nparams = { duration = 0.01 }',
+        'name = "fake"\nlabel = "fails"\nparams = { mode = "fail" }',
+        'name = "fake"\nlabel = "notok"\nparams = { mode = "notok" }',
+        'name = "fake"\nlabel = "nojson"\nparams = { mode = "nojson" }',
+        'name = "nosuchprogram"',
+    ]))
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out)
+    check(r.returncode == 1, f"expected exit 1 when cells fail, got {r.returncode}")
+    by = {x["workload"]: x for x in rows(out)}
+    check(len(by) == 5, f"every cell must be recorded, got {sorted(by)}")
+    check(by["fake"]["status"] == "ok", "the good cell must still run")
+    check(by["fails"]["status"] == "failed" and by["fails"]["exit_code"] == "1",
+          f"failing cell: {by['fails']}")
+    check("failing on purpose" in by["fails"]["note"], "stderr reason not recorded")
+    check(by["notok"]["status"] == "failed" and "ok=false" in by["notok"]["note"], "ok=false")
+    check(by["nojson"]["status"] == "failed" and "JSON" in by["nojson"]["note"], "no JSON")
+    check(by["nosuchprogram"]["status"] == "failed" and "not found" in by["nosuchprogram"]["note"],
+          "missing program")
+    check(os.path.exists(os.path.join(out, "logs", "glibc_fails_t1_r1.log")), "no log kept")
+    summary = open(os.path.join(out, "summary.md")).read()
+    check("did not succeed" in summary and "failing on purpose" in summary,
+          "summary does not list the failure")
+
+
+def case_timeout(tmp):
+    spec = write(os.path.join(tmp, "t.toml"), spec_text(threads="[1]", reps=1, workloads=[
+        'name = "fake"\nparams = { duration = 0.01 }',
+        'name = "fake"\nlabel = "hangs"\ntimeout = 0.5\nparams = { mode = "hang" }',
+    ]))
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out)
+    check(r.returncode == 1, f"expected exit 1 after a timeout, got {r.returncode}")
+    by = {x["workload"]: x for x in rows(out)}
+    check(by["hangs"]["status"] == "timeout", f"hang not recorded as timeout: {by['hangs']}")
+    check(by["fake"]["status"] == "ok", "the run must go on after a timeout")
+
+
+def _invocations(path):
+    if not os.path.exists(path):
+        return []
+    return [l for l in open(path).read().splitlines() if l.strip()]
+
+
+def case_resume(tmp):
+    spec = write(os.path.join(tmp, "r.toml"), spec_text(threads="[1, 2]", reps=3))
+    out = os.path.join(tmp, "out")
+    logf = os.path.join(tmp, "calls.log")
+    r = exp("run", spec, "--out", out, "--no-plots", env={"FAKE_WORKLOAD_LOG": logf})
+    check(r.returncode == 0, f"first run failed: {r.stderr}")
+    full = rows(out)
+    check(len(full) == 6 and len(_invocations(logf)) == 6, "first run must run 6 cells")
+    # Simulate an interrupted run: only the first 4 rows reached the file.
+    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(full[0]))
+        w.writeheader()
+        w.writerows(full[:4])
+    os.remove(logf)
+    r = exp("run", "--resume", out, "--no-plots", env={"FAKE_WORKLOAD_LOG": logf})
+    check(r.returncode == 0, f"resume failed: {r.stderr}")
+    calls = _invocations(logf)
+    check(len(calls) == 2, f"resume must run only the 2 missing cells, ran {len(calls)}")
+    after = rows(out)
+    check(keys(after) == keys(full), "resumed results differ from the full cell set")
+    check(len(set(keys(after))) == len(after), "a cell is recorded twice")
+    # Nothing left to do: a second resume runs nothing.
+    os.remove(logf)
+    r = exp("run", "--resume", out, "--no-plots", env={"FAKE_WORKLOAD_LOG": logf})
+    check(r.returncode == 0 and not _invocations(logf), "complete run re-ran cells")
+    meta = json.load(open(os.path.join(out, "metadata.json")))
+    check(len(meta.get("resumes", [])) == 2, "resumes not recorded in metadata")
+    # A fresh run into a folder with results is refused (no silent overwrite).
+    r = exp("run", spec, "--out", out)
+    check(r.returncode == 2 and "--resume" in r.stderr, "overwriting results must be refused")
+
+
+def case_shard_merge(tmp):
+    spec = write(os.path.join(tmp, "s.toml"), spec_text(threads="[1, 2, 4]", reps=3, workloads=[
+        'name = "fake"\nparams = { duration = 0.01 }',
+        'name = "fake"\nlabel = "fake-big"\nparams = { duration = 0.01, size = 4096 }',
+    ]))
+    full = os.path.join(tmp, "full")
+    r = exp("run", spec, "--out", full, "--no-plots")
+    check(r.returncode == 0, r.stderr)
+    parts = []
+    for i in (1, 2):
+        d = os.path.join(tmp, f"shard{i}")
+        r = exp("run", spec, "--out", d, "--shard", f"{i}/2", "--no-plots")
+        check(r.returncode == 0, r.stderr)
+        parts.append(d)
+    k1, k2 = keys(rows(parts[0])), keys(rows(parts[1]))
+    check(k1 and k2 and not set(k1) & set(k2), "shards must be non-empty and disjoint")
+    merged = os.path.join(tmp, "merged")
+    # Give one shard twice: identical cells must be deduplicated.
+    r = exp("merge", merged, parts[0], parts[1], parts[0])
+    check(r.returncode == 0, f"merge failed: {r.stderr}")
+    check(keys(rows(merged)) == keys(rows(full)), "merged shards differ from the full run")
+    meta = json.load(open(os.path.join(merged, "metadata.json")))
+    check(len(meta["merged_from"]) == 3 and meta["hosts"], "merge metadata incomplete")
+    expect_outputs(merged)
+    r = exp("run", spec, "--shard", "3/2", "--dry-run")
+    check(r.returncode == 2 and "shard" in r.stderr, "bad --shard must be refused")
+
+
+def case_replot(tmp):
+    spec = write(os.path.join(tmp, "p.toml"), spec_text())
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out)
+    check(r.returncode == 0, r.stderr)
+    before = rows(out)
+    shutil.rmtree(os.path.join(out, "plots"))
+    os.remove(os.path.join(out, "summary.md"))
+    r = exp("plot", out, "--reference", "glibc")
+    check(r.returncode == 0, f"plot failed: {r.stderr}")
+    expect_outputs(out)
+    check(os.path.exists(os.path.join(out, "plots", "speedup_fake.png")), "no speed-up plot")
+    check(rows(out) == before, "plot must not change results.csv")
+    r = exp("plot", tmp)
+    check(r.returncode == 2 and "results.csv" in r.stderr and len(r.stderr.splitlines()) == 1,
+          f"plot of a non-results folder: want one clear line, got {r.stderr!r}")
+
+
+def case_spec_validation(tmp):
+    bad = {
+        "unknown top key": (spec_text(extra="treads = [1]"), "unknown key 'treads'"),
+        "bad type": (spec_text().replace("repetitions = 2", 'repetitions = "two"'),
+                     "'repetitions' must be"),
+        "bad threads": (spec_text(threads="[0, 2]"), "positive integers"),
+        "unknown baseline": (spec_text().replace('["glibc"]', '["glibc", "hoard"]'),
+                             "unknown baseline 'hoard'"),
+        "no workload": ('name = "x"\nbaselines = ["glibc"]\nthreads = [1]\n', "'workload'"),
+        "unknown workload key": (spec_text(workloads=['name = "fake"\nparam = { a = 1 }']),
+                                 "unknown key 'param'"),
+        "threads as param": (spec_text(workloads=['name = "fake"\nparams = { threads = 4 }']),
+                             "'threads' is not a parameter"),
+        "duplicate label": (spec_text(workloads=['name = "fake"', 'name = "fake"']),
+                            "used twice"),
+        "not toml": ("name = \n", "not valid TOML"),
+    }
+    for what, (text, needle) in bad.items():
+        p = write(os.path.join(tmp, "bad.toml"), text)
+        r = exp("run", p, "--dry-run")
+        lines = r.stderr.strip().splitlines()
+        check(r.returncode == 2, f"{what}: expected exit 2, got {r.returncode}")
+        check(len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr,
+              f"{what}: expected one line containing {needle!r}, got {r.stderr!r}")
+    r = exp("run", os.path.join(tmp, "missing.toml"))
+    check(r.returncode == 2 and "cannot read spec" in r.stderr, "missing spec file")
+    # The shipped specs are valid.
+    for name in ("quick", "scalability", "sizeclasses", "numa"):
+        r = exp("run", os.path.join(REPO, "experiments", name + ".toml"), "--dry-run",
+                "--out", os.path.join(tmp, "dry-" + name))
+        check(r.returncode == 0, f"experiments/{name}.toml: {r.stderr}")
+        check(not os.path.exists(os.path.join(tmp, "dry-" + name)), "--dry-run wrote files")
+
+
+def case_unbuildable_variant(tmp):
+    text = spec_text(threads="[1]", reps=1).replace(
+        'baselines = ["glibc"]',
+        'baselines = ["glibc"]\nvariants = ["go-nosuchsync-flat", "mutexflat"]')
+    spec = write(os.path.join(tmp, "v.toml"), text)
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out, "--no-plots", "--build-dir", os.path.join(tmp, "build"))
+    check(r.returncode == 1, f"expected exit 1, got {r.returncode}: {r.stderr}")
+    by = {x["allocator"]: x for x in rows(out)}
+    check(by["glibc"]["status"] == "ok", "baseline cells must still run")
+    check(by["go-nosuchsync-flat"]["status"] == "failed" and
+          "sync policy 'nosuchsync' does not exist" in by["go-nosuchsync-flat"]["note"],
+          f"unknown policy reason: {by['go-nosuchsync-flat']}")
+    check(by["mutexflat"]["status"] == "failed" and "<sizeclass>-<sync>-<numa>" in
+          by["mutexflat"]["note"], "malformed variant name reason")
+    check("Traceback" not in r.stderr, "crash")
+
+
+def case_missing_baseline(tmp):
+    # In-process, with jemalloc's file name pointed at a library that does not exist.
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    from spanlab_exp import build, cli
+    build.BASELINE_SONAMES["jemalloc"] = "libspanlab-test-no-such-lib.so.9"
+    build.LIBDIRS = (tmp,)
+    text = spec_text(threads="[1]", reps=1).replace('["glibc"]', '["glibc", "jemalloc"]')
+    spec = write(os.path.join(tmp, "m.toml"), text)
+    out = os.path.join(tmp, "out")
+    rc = cli.main(["run", spec, "--out", out, "--no-plots"])
+    check(rc == 0, f"a missing baseline is a warning, not a failure (exit {rc})")
+    by = {x["allocator"]: x for x in rows(out)}
+    check(by["jemalloc"]["status"] == "skipped" and "not found" in by["jemalloc"]["note"],
+          f"missing baseline: {by['jemalloc']}")
+    check(by["glibc"]["status"] == "ok", "other cells must run")
+
+
+def case_dry_run(tmp):
+    spec = write(os.path.join(tmp, "d.toml"), spec_text(reps=2))
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out, "--dry-run")
+    check(r.returncode == 0, r.stderr)
+    lines = [l for l in r.stdout.splitlines() if "sl-fake" in l]
+    check(len(lines) == 4 and all("--threads" in l for l in lines), f"dry run: {r.stdout}")
+    check(not os.path.exists(out), "--dry-run must not create the results folder")
+    r2 = exp("run", spec, "--out", out, "--dry-run")
+    check(r2.stdout == r.stdout, "the same seed must give the same order")
+    for sub in ("run", "plot", "merge", "list"):
+        h = exp(sub, "--help")
+        check(h.returncode == 0 and "usage" in h.stdout, f"{sub} --help")
+
+
+CASES = {
+    "one-cell": case_one_cell, "failure": case_failure, "timeout": case_timeout,
+    "resume": case_resume, "shard-merge": case_shard_merge, "replot": case_replot,
+    "spec-validation": case_spec_validation, "unbuildable-variant": case_unbuildable_variant,
+    "missing-baseline": case_missing_baseline, "dry-run": case_dry_run,
+}
+
+
+def main(argv):
+    names = list(CASES) if argv[1:] in ([], ["all"]) else argv[1:]
+    status = 0
+    for name in names:
+        if name not in CASES:
+            print(f"unknown case {name}; known: {', '.join(CASES)}", file=sys.stderr)
+            return 2
+        tmp = tempfile.mkdtemp(prefix=f"spanlab-exp-{name}-")
+        try:
+            CASES[name](tmp)
+            print(f"PASS {name}")
+            shutil.rmtree(tmp, ignore_errors=True)
+        except Failure as e:
+            print(f"FAIL {name}: {e} (files kept in {tmp})", file=sys.stderr)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
