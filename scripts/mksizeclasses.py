@@ -153,7 +153,7 @@ def generate(prm):
 
 
 GO_PARAMS = Params()                      # Go 1.12 and later
-GO19_PARAMS = Params(align16_from=16)     # Go 1.9 .. 1.11: 16-byte steps from 16 B
+GO19_PARAMS = Params(align16_from=16)     # Go 1.9: 16-byte steps from 16 B
 
 
 def tcmalloc_min_objects(size):
@@ -240,7 +240,7 @@ def build_tables():
         "67 classes from 8 B to 32 KiB plus the unused class 0, with Go's pages per span.",
         "The generator re-derives it from: " + GO_PARAMS.describe() + "."]))
     add(Table("go19", GO19_SIZES, GO19_PAGES, [
-        "go19: the Go 1.9 size-class table (runtime/sizeclasses.go, Go 1.9 .. 1.11):",
+        "go19: the Go 1.9 size-class table (runtime/sizeclasses.go as of Go 1.9):",
         "66 classes from 8 B to 32 KiB plus class 0 (no 24 B class: 16-byte steps from",
         "16 B), with its class_to_allocnpages. The generator re-derives it from:",
         GO19_PARAMS.describe() + "."]))
