@@ -1,0 +1,294 @@
+/*
+ * core/internal.h — the engine's private types, constants and cross-file prototypes.
+ * See malloc.c for the design overview. Names: `sl_` for everything internal.
+ */
+#ifndef SPANLAB_CORE_INTERNAL_H
+#define SPANLAB_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../include/spanlab.h"
+#include "../numa/numa.h"
+#include "../policies/sizeclass.h"
+#include "../policies/sync.h"
+
+/* ---- Compiler helpers ---- */
+#define SL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SL_NOINLINE __attribute__((noinline))
+#define SL_COLD __attribute__((cold))
+#define SL_INLINE static inline __attribute__((always_inline))
+#define SL_CACHELINE 64
+#define SL_ALIGNED_CL __attribute__((aligned(SL_CACHELINE)))
+#define SL_TLS __thread __attribute__((tls_model(SPANLAB_TLS_MODEL)))
+#ifndef SPANLAB_TLS_MODEL
+#define SPANLAB_TLS_MODEL "initial-exec"
+#endif
+
+/*
+ * Counters written by one thread and read by others: a relaxed store of a relaxed load
+ * is a plain load, add and store on every target we care about (no lock prefix), and
+ * keeps readers free of data races in the C11 sense.
+ */
+#define SL_COUNTER_ADD(var, n) __atomic_store_n(&(var), __atomic_load_n(&(var), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define SL_COUNTER_READ(var) __atomic_load_n(&(var), __ATOMIC_RELAXED)
+
+/* ---- Geometry (see "Memory layout" in malloc.c) ---- */
+#define SL_PAGE_SHIFT 13
+#define SL_PAGE_SIZE ((size_t)1 << SL_PAGE_SHIFT) /* 8 KiB engine page */
+#define SL_ARENA_SHIFT 26			  /* 64 MiB heap arenas, as Go */
+#define SL_ARENA_SIZE ((size_t)1 << SL_ARENA_SHIFT)
+#define SL_ARENA_PAGES (SL_ARENA_SIZE >> SL_PAGE_SHIFT) /* 8192 */
+#define SL_ADDR_BITS 48
+#define SL_ARENA_MAP_SIZE ((size_t)1 << (SL_ADDR_BITS - SL_ARENA_SHIFT)) /* 4 Mi entries */
+#define SL_HEAP_BINS 128 /* free runs of 1..127 pages have an exact-length bin */
+#define SL_COMMIT_MIN_PAGES 256 /* grow the usable heap 2 MiB at a time at least */
+
+_Static_assert(SL_NUM_CLASSES <= SPANLAB_MAX_CLASSES, "public stats hold every class");
+
+typedef struct sl_span sl_span;
+typedef struct sl_mheap sl_mheap;
+typedef struct sl_mcentral sl_mcentral;
+typedef struct sl_mcache sl_mcache;
+typedef struct sl_batch sl_batch;
+
+/* ---- mspan ---- */
+enum sl_span_state {
+	SL_SPAN_DEAD = 0, /* struct on the fixalloc free list */
+	SL_SPAN_FREE,	  /* free page run owned by mheap */
+	SL_SPAN_SMALL,	  /* cut into objects of one size class, owned by an mcentral */
+	SL_SPAN_LARGE,	  /* one large object */
+};
+
+struct sl_span {
+	/* Set by mheap under mheap.lock; constant while the span is SMALL or LARGE, so the
+	 * free fast path may read them without a lock. */
+	uintptr_t base;	   /* address of the first page */
+	size_t npages;	   /* length in pages */
+	uint8_t state;	   /* enum sl_span_state */
+	uint8_t sizeclass; /* SMALL: its class; otherwise 0 */
+	uint8_t released;  /* FREE: every page was returned to the OS (zero on next touch) */
+	uint8_t needzero;  /* FREE/LARGE: memory may hold old data */
+	uint32_t elemsize; /* SMALL: object size */
+	uint32_t nelems;   /* SMALL: objects in the span */
+	uint64_t divmagic; /* SMALL: ceil(2^64 / elemsize); offset/elemsize = mulhi(offset, divmagic) */
+	sl_mheap *heap;	   /* owning mheap (its NUMA node) */
+
+	/* FREE: mheap free bin (guarded by mheap.lock). SMALL: mcentral partial list
+	 * (guarded by the mcentral's lock). */
+	sl_span *next, *prev;
+
+	/* SMALL, guarded by the mcentral's lock. */
+	void *freelist;	  /* objects given back to this span, linked through word 0 */
+	uintptr_t carve;  /* next object never handed out (bump pointer) */
+	uint32_t nfree;	  /* objects free in this span: freelist + not yet carved */
+	uint8_t partial;  /* on the mcentral's partial list */
+
+	/* FREE and not released: the scavenger's age-ordered list (mheap.lock). */
+	sl_span *scav_next, *scav_prev;
+	uint64_t free_since_ms;
+};
+
+/* ---- Batches: the unit of transfer between mcache and mcentral ---- */
+struct sl_batch {
+	sl_sync_link_t link; /* first member: the sync policy's stack links batches */
+	void *head;	     /* objects linked through word 0, NULL-terminated */
+	uint32_t count;
+};
+
+/* ---- mcentral (one per size class per mheap) ---- */
+struct sl_mcentral {
+	/* Full batches of exactly `batch` objects (sync policy stack). */
+	sl_sync_stack_t full SL_ALIGNED_CL;
+	atomic_size_t nfull; /* approximate: a bound, not an invariant */
+	/* Spare batch nodes, so that flush rarely needs the metadata allocator. */
+	sl_sync_stack_t spare SL_ALIGNED_CL;
+
+	sl_sync_lock_t lock SL_ALIGNED_CL; /* guards everything below */
+	sl_span *partial; /* SMALL spans of this class with nfree > 0 */
+	uint64_t nspans;  /* SMALL spans of this class (stats) */
+
+	/* Constant after initialisation. */
+	uint32_t sizeclass, elemsize, batch, npages, nelems;
+	uint32_t max_full; /* full batches kept before objects go back to spans */
+	sl_mheap *heap;
+};
+
+/* ---- mheap ---- */
+struct sl_mheap {
+	pthread_mutex_t lock SL_ALIGNED_CL; /* guards everything up to `central` */
+	unsigned node;
+	sl_span *bins[SL_HEAP_BINS][2]; /* FREE spans of exactly i pages: [resident, released] */
+	uint64_t binmap[SL_HEAP_BINS / 64];
+	sl_span *large[2];	     /* FREE spans of >= SL_HEAP_BINS pages: [resident, released] */
+	sl_span *scav_head, *scav_tail; /* FREE, not released; oldest first */
+	uintptr_t arena_next, arena_end; /* reserved but not yet usable tail */
+	uint64_t last_scavenge_ms;
+
+	/* Page counts (mheap.lock). */
+	uint64_t pages_sys;	 /* made usable */
+	uint64_t pages_inuse;	 /* in SMALL and LARGE spans */
+	uint64_t pages_free;	 /* in FREE spans */
+	uint64_t pages_released; /* in FREE spans with released set */
+	uint64_t scavenged_bytes, scavenge_runs;
+	uint64_t large_mallocs, large_frees, large_bytes; /* large objects (mheap.lock) */
+
+	sl_mcentral central[SL_NUM_CLASSES];
+};
+
+/* ---- mcache (one per thread) ---- */
+typedef struct sl_freelist {
+	void *head;	/* objects linked through word 0 */
+	uint32_t count; /* objects on the list */
+	uint32_t max;	/* flush above this; grows on refill up to the class's cap */
+} sl_freelist;
+
+struct sl_mcache {
+	sl_freelist lists[SL_NUM_CLASSES]; /* owner thread only */
+	/* Statistics: written by the owner only (SL_COUNTER_ADD), read by anyone. */
+	uint64_t nmalloc[SL_NUM_CLASSES];
+	uint64_t nfree[SL_NUM_CLASSES];
+	sl_mheap *heap;	    /* the heap this thread allocates from */
+	sl_batch *spare;    /* empty batch nodes, linked through head */
+	uint32_t nspare;
+	/* Registry of live caches, guarded by sl_caches_lock. */
+	sl_mcache *reg_next, *reg_prev;
+};
+
+/* ---- Per-class constants derived at initialisation (read-only afterwards) ---- */
+typedef struct sl_class_info {
+	uint32_t size, batch, cache_cap;
+} sl_class_info;
+extern sl_class_info sl_classes[SL_NUM_CLASSES];
+
+/* ---- Options (core/stats.c): one table, each read from SPANLAB_<NAME> ---- */
+/*  X(field, ENV_NAME, default, description) */
+#ifndef SPANLAB_DEFAULT_SCAVENGE_DELAY_MS
+#define SPANLAB_DEFAULT_SCAVENGE_DELAY_MS 1000
+#endif
+#ifndef SPANLAB_DEFAULT_RETAIN_MB
+#define SPANLAB_DEFAULT_RETAIN_MB 32
+#endif
+#define SL_OPTIONS(X)                                                                          \
+	X(stats, "STATS", 0, "print stats to stderr at exit: 0, 1 (text) or json")            \
+	X(verbose, "VERBOSE", 0, "report initialisation and degraded features on stderr")     \
+	X(scavenge_delay_ms, "SCAVENGE_DELAY_MS", SPANLAB_DEFAULT_SCAVENGE_DELAY_MS,            \
+	  "free page runs idle this long are returned to the OS")                             \
+	X(retain_mb, "RETAIN_MB", SPANLAB_DEFAULT_RETAIN_MB,                                   \
+	  "idle, not yet returned memory above this is returned at once")
+typedef struct sl_options {
+#define SL_OPTION_FIELD(field, env, def, desc) long field;
+	SL_OPTIONS(SL_OPTION_FIELD)
+#undef SL_OPTION_FIELD
+} sl_options;
+extern sl_options sl_opt;
+#define SL_STATS_JSON 2
+
+/* ---- Globals ---- */
+extern sl_mheap sl_heaps[SL_NUMA_MAX_NODES];
+extern unsigned sl_nheaps;
+extern uintptr_t sl_free_key; /* marks freed objects (word 1) for double-free checks */
+
+/* ---- arena.c: system memory, metadata, arenas and the page map ---- */
+typedef struct sl_arena {
+	sl_span *_Atomic spans[SL_ARENA_PAGES]; /* page -> span; written under mheap.lock */
+} sl_arena;
+extern sl_arena *_Atomic sl_arena_map[SL_ARENA_MAP_SIZE];
+
+void *sl_sys_map(size_t size);		      /* RW anonymous memory, NULL on failure */
+void *sl_meta_alloc(size_t size);	      /* zeroed, never freed */
+void *sl_fixalloc_get(int kind);	      /* a zeroed object of a fixed-size kind */
+void sl_fixalloc_put(int kind, void *obj);
+enum { SL_FIX_SPAN, SL_FIX_BATCH, SL_FIX_MCACHE, SL_FIX_KINDS };
+bool sl_arena_reserve(size_t size, size_t commit, unsigned node, uintptr_t *base);
+bool sl_sys_commit(uintptr_t addr, size_t size);
+void sl_pagemap_set(uintptr_t base, size_t npages, sl_span *s);
+uint64_t sl_meta_sys_bytes(void);
+void sl_meta_prefork(void);
+void sl_meta_postfork_parent(void);
+void sl_meta_postfork_child(void);
+
+/* O(1) pointer -> span: two dependent loads (Go's arenas[].spans[]). NULL if the
+ * address was never part of a span. */
+SL_INLINE sl_span *sl_span_of(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (SL_UNLIKELY(a >> SL_ADDR_BITS))
+		return NULL;
+	sl_arena *ar = atomic_load_explicit(&sl_arena_map[a >> SL_ARENA_SHIFT], memory_order_relaxed);
+	if (SL_UNLIKELY(!ar))
+		return NULL;
+	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],
+				    memory_order_relaxed);
+}
+
+/* Index of the object of a SMALL span that p points into; sets *exact when p is the
+ * object's start. */
+SL_INLINE uint32_t sl_span_index(const sl_span *s, const void *p, bool *exact)
+{
+	uint64_t off = (uintptr_t)p - s->base;
+	uint64_t idx = (uint64_t)(((unsigned __int128)off * s->divmagic) >> 64);
+	*exact = idx * s->elemsize == off && idx < s->nelems;
+	return (uint32_t)idx;
+}
+
+/* ---- mheap.c ---- */
+void sl_mheap_init(sl_mheap *h, unsigned node);
+sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool large);
+void sl_mheap_free(sl_mheap *h, sl_span *s);
+bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages); /* LARGE, in place */
+size_t sl_mheap_scavenge_all(sl_mheap *h); /* returns bytes released */
+uint64_t sl_now_ms(void);
+void sl_mheap_prefork(sl_mheap *h);
+void sl_mheap_postfork_parent(sl_mheap *h);
+void sl_mheap_postfork_child(sl_mheap *h);
+
+/* ---- mcentral.c ---- */
+void sl_mcentral_init(sl_mcentral *c, sl_mheap *h, uint32_t sizeclass);
+/* Full batches: O(1), through the sync policy's stack. push returns false when the
+ * central already holds max_full batches (the caller then uses give_list). */
+sl_batch *sl_mcentral_pop_batch(sl_mcentral *c);
+bool sl_mcentral_push_batch(sl_mcentral *c, sl_batch *b);
+/* Empty batch nodes shared by the caches of this class. */
+sl_batch *sl_mcentral_spare_pop(sl_mcentral *c);
+void sl_mcentral_spare_push(sl_mcentral *c, sl_batch *b);
+/* Span path, under the central's lock: take up to `want` objects (0: out of memory) as
+ * a NULL-terminated list in *head; give a NULL-terminated list back to its spans. */
+uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head);
+void sl_mcentral_give_list(sl_mcentral *c, void *head);
+void sl_mcentral_drain(sl_mcentral *c); /* full batches back to their spans */
+/* Slow double-free diagnosis: is obj free in its span (or never handed out)? */
+bool sl_mcentral_span_holds(sl_mcentral *c, sl_span *s, void *obj);
+void sl_mcentral_prefork(sl_mcentral *c);
+void sl_mcentral_postfork_parent(sl_mcentral *c);
+void sl_mcentral_postfork_child(sl_mcentral *c);
+
+/* ---- mcache.c ---- */
+extern SL_TLS sl_mcache *sl_tls_cache;
+void *sl_mcache_refill(sl_mcache *c, uint32_t cls);
+void sl_mcache_flush(sl_mcache *c, uint32_t cls);
+void sl_mcache_flush_all(sl_mcache *c);
+sl_mcache *sl_mcache_get_slow(void); /* NULL: this thread must use the uncached path */
+bool sl_mcache_holds(sl_mcache *c, uint32_t cls, void *obj);
+void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads);
+void sl_mcache_init_global(void);
+void sl_mcache_prefork(void);
+void sl_mcache_postfork_parent(void);
+void sl_mcache_postfork_child(void);
+extern uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
+
+/* ---- malloc.c ---- */
+void sl_ensure_init(void);
+bool sl_initialized(void); /* fully initialised: thread caches may be created */
+_Noreturn void sl_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2))) SL_COLD;
+void sl_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- stats.c ---- */
+void sl_options_read(void);
+
+#endif

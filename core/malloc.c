@@ -1,0 +1,631 @@
+/*
+ * core/malloc.c — the spanlab engine: overview, initialisation, and the malloc family.
+ *
+ * ==== Overview ====
+ *
+ * spanlab follows the Go runtime allocator and TCMalloc. The main pieces:
+ *
+ *   size classes  policies/sizeclass.h: a request of at most SL_MAX_SMALL bytes is
+ *                 rounded up to one of ~70 object sizes; larger ones are page runs.
+ *   mspan         a run of 8 KiB pages (struct sl_span). A SMALL span is cut into
+ *                 objects of one class; a LARGE span is one object; a FREE span is
+ *                 idle pages owned by the mheap.
+ *   mcache        one per thread, reached through one TLS pointer: per class, a
+ *                 singly-linked list of free objects (TCMalloc's thread cache).
+ *   mcentral      one per class per mheap: a stack of full batches (moved in O(1)
+ *                 through the central-sync policy) and the class's spans with free
+ *                 objects (under the policy's lock).
+ *   mheap         one per NUMA node (numa/numa.h): free page runs by length, growth
+ *                 into 64 MiB arenas, large objects, and the scavenger.
+ *   page map      pointer -> span in two loads: sl_arena_map[addr >> 26] gives the
+ *                 arena's page table, whose entry for the page is the span.
+ *
+ * ==== Allocating n bytes ====
+ *
+ *   1. n <= SL_MAX_SMALL: class c = size_to_class(n) (two table loads).
+ *   2. Pop the head of the thread's list for c. Done: no lock, no atomic instruction.
+ *   3. List empty: refill (mcache.c). Pop a full batch from mcentral c (O(1)), or, if
+ *      none, take a batch of objects from c's spans under its lock, allocating a new
+ *      span from the mheap when no span has free objects.
+ *   4. n > SL_MAX_SMALL: a LARGE span of ceil(n / 8 KiB) pages from the mheap, under
+ *      its lock, best fit among free runs, growing into a new arena if needed.
+ *
+ * ==== Freeing p ====
+ *
+ *   1. span = page map(p). Unknown, FREE, or not the start of an object: abort with a
+ *      message naming p.
+ *   2. SMALL: push p on the thread's list for its class — whichever thread allocated
+ *      it (TCMalloc's answer to cross-thread frees: the freeing thread's cache absorbs
+ *      the object, and batches carry it back to mcentral, where any thread can take
+ *      it). Above the list's threshold one batch goes back to mcentral.
+ *   3. LARGE: give the pages back to the mheap, which merges them with free
+ *      neighbours; the scavenger later returns idle runs to the OS (mheap.c).
+ *
+ * A freed object holds the list link in word 0 and, from 16 bytes up, a per-process
+ * random key in word 1. A free that finds the key there checks the thread's list and
+ * the span's free list, and aborts naming p if it is already free ("detectable double
+ * free"; a double free whose first free was absorbed by another thread's cache is not
+ * detectable without per-object state, which the fast path does not pay for).
+ *
+ * ==== Memory layout ====
+ *
+ *   Heap memory: arenas of 64 MiB, reserved PROT_NONE with mmap (never sbrk), aligned
+ *   to 64 MiB, and made PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at
+ *   least. Pages go back to the OS with madvise(MADV_DONTNEED), which keeps the
+ *   mapping: an arena is never unmapped, so a stale pointer never faults.
+ *   Metadata (spans, batches, caches, arena page tables) comes from sl_meta_alloc,
+ *   mmap-backed, never from malloc: the engine allocates nothing through itself.
+ *
+ * ==== Initialisation and re-entry ====
+ *
+ * The first allocation (or the library constructor) initialises the engine under a
+ * mutex: options, size-class tables, mheaps; from then on the engine can serve
+ * allocations without a thread cache (the "uncached" path, straight to mcentral). Then
+ * it calls what may allocate — NUMA discovery (hwloc), pthread_key_create,
+ * pthread_atfork, the sync policy's set-up (liburcu) — and re-entrant calls from that
+ * thread are served by the uncached path. Thread caches are created only after that.
+ *
+ * ==== fork ====
+ *
+ * pthread_atfork handlers take every engine lock before fork (order: sync policy,
+ * mcentral locks, mheap, metadata, cache registry) and release (parent) or reinitialise
+ * (child) them after, so the child gets a consistent heap. The child keeps only the
+ * forking thread's cache.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+sl_mheap sl_heaps[SL_NUMA_MAX_NODES];
+unsigned sl_nheaps = 1;
+uintptr_t sl_free_key;
+sl_class_info sl_classes[SL_NUM_CLASSES];
+
+/* ---- Errors ---- */
+
+void sl_fatal(const char *fmt, ...)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "spanlab (%s): ", spanlab_variant());
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+	(void)w;
+	abort();
+}
+
+void sl_verbose(const char *fmt, ...)
+{
+	if (!sl_opt.verbose)
+		return;
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "spanlab: ");
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+	(void)w;
+}
+
+/* ---- Initialisation ---- */
+
+enum { SL_INIT_NONE = 0, SL_INIT_CORE, SL_INIT_DONE };
+static atomic_int sl_init_state;
+static pthread_mutex_t sl_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static SL_TLS bool sl_tls_in_init;
+
+static void sl_prefork(void);
+static void sl_postfork_parent(void);
+static void sl_postfork_child(void);
+
+static void sl_classes_init(void)
+{
+	for (uint32_t c = 1; c < SL_NUM_CLASSES; c++) {
+		uint32_t size = sl_sc_class_to_size(c);
+		uint32_t batch = (uint32_t)((64u << 10) / size);
+		batch = batch < 2 ? 2 : batch > 32 ? 32 : batch;
+		uint32_t cap = (uint32_t)((256u << 10) / size);
+		cap = cap < batch ? batch : cap > 2048 ? 2048 : cap;
+		sl_classes[c] = (sl_class_info){.size = size, .batch = batch, .cache_cap = cap};
+	}
+}
+
+static uintptr_t sl_random_key(void)
+{
+	uintptr_t k = 0;
+	if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		k = (uintptr_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
+	}
+	return k | 1; /* odd: never a valid pointer to an 8-byte aligned object */
+}
+
+static SL_NOINLINE SL_COLD void sl_init_slow(void)
+{
+	if (sl_tls_in_init)
+		return; /* re-entry from this thread's own initialisation */
+	pthread_mutex_lock(&sl_init_lock);
+	if (atomic_load_explicit(&sl_init_state, memory_order_acquire) == SL_INIT_DONE) {
+		pthread_mutex_unlock(&sl_init_lock);
+		return;
+	}
+	sl_tls_in_init = true;
+	sl_options_read();
+	sl_free_key = sl_random_key();
+	sl_classes_init();
+	for (unsigned i = 0; i < SL_NUMA_MAX_NODES; i++)
+		sl_mheap_init(&sl_heaps[i], i);
+	atomic_store_explicit(&sl_init_state, SL_INIT_CORE, memory_order_release);
+
+	/* From here on, allocations re-entering from this thread take the uncached path. */
+	unsigned nodes = sl_numa_init();
+	sl_nheaps = nodes >= 1 && nodes <= SL_NUMA_MAX_NODES ? nodes : 1;
+	sl_mcache_init_global();
+	if (pthread_atfork(sl_prefork, sl_postfork_parent, sl_postfork_child) != 0)
+		sl_fatal("pthread_atfork failed");
+	sl_sync_global_init();
+	atomic_store_explicit(&sl_init_state, SL_INIT_DONE, memory_order_release);
+	sl_tls_in_init = false;
+	pthread_mutex_unlock(&sl_init_lock);
+	sl_verbose("initialised variant %s: %u size classes up to %u B, %u heap(s)", spanlab_variant(),
+		   (unsigned)SL_NUM_CLASSES - 1, (unsigned)SL_MAX_SMALL, sl_nheaps);
+}
+
+void sl_ensure_init(void)
+{
+	if (SL_UNLIKELY(atomic_load_explicit(&sl_init_state, memory_order_acquire) != SL_INIT_DONE))
+		sl_init_slow();
+}
+
+bool sl_initialized(void)
+{
+	return atomic_load_explicit(&sl_init_state, memory_order_acquire) == SL_INIT_DONE;
+}
+
+__attribute__((constructor)) static void sl_constructor(void) { sl_ensure_init(); }
+
+/* ---- fork ---- */
+
+static void sl_prefork(void)
+{
+	sl_sync_prefork();
+	for (unsigned i = 0; i < sl_nheaps; i++)
+		for (uint32_t c = 1; c < SL_NUM_CLASSES; c++)
+			sl_mcentral_prefork(&sl_heaps[i].central[c]);
+	for (unsigned i = 0; i < sl_nheaps; i++)
+		sl_mheap_prefork(&sl_heaps[i]);
+	sl_meta_prefork();
+	sl_mcache_prefork();
+}
+
+static void sl_postfork_parent(void)
+{
+	sl_mcache_postfork_parent();
+	sl_meta_postfork_parent();
+	for (unsigned i = sl_nheaps; i-- > 0;)
+		sl_mheap_postfork_parent(&sl_heaps[i]);
+	for (unsigned i = sl_nheaps; i-- > 0;)
+		for (uint32_t c = SL_NUM_CLASSES; c-- > 1;)
+			sl_mcentral_postfork_parent(&sl_heaps[i].central[c]);
+	sl_sync_postfork_parent();
+}
+
+static void sl_postfork_child(void)
+{
+	sl_meta_postfork_child();
+	sl_mcache_postfork_child();
+	for (unsigned i = 0; i < sl_nheaps; i++)
+		sl_mheap_postfork_child(&sl_heaps[i]);
+	for (unsigned i = 0; i < sl_nheaps; i++)
+		for (uint32_t c = 1; c < SL_NUM_CLASSES; c++)
+			sl_mcentral_postfork_child(&sl_heaps[i].central[c]);
+	sl_sync_postfork_child();
+}
+
+/* ---- Small objects ---- */
+
+/* Word of a freed object that holds sl_free_key: word 1 from 16 bytes up; objects of
+ * 8 bytes have only word 0, which the list link overwrites (no key for them). */
+#define SL_KEY_SLOT(cls) ((sl_sc_class_size[1] >= 16) | ((cls) > 1))
+
+static inline sl_mheap *sl_local_heap(void)
+{
+	sl_mcache *c = sl_tls_cache;
+	return c ? c->heap : &sl_heaps[sl_numa_current_node() % sl_nheaps];
+}
+
+static SL_NOINLINE void *sl_alloc_small_slow(uint32_t cls)
+{
+	sl_ensure_init();
+	sl_mcache *c = sl_tls_cache;
+	if (!c)
+		c = sl_mcache_get_slow();
+	void **p;
+	if (c) {
+		p = sl_mcache_refill(c, cls);
+		if (SL_LIKELY(p != NULL))
+			SL_COUNTER_ADD(c->nmalloc[cls], 1);
+	} else {
+		/* Uncached: initialising, or the thread's cache is gone (thread exit). */
+		void *head = NULL;
+		if (sl_mcentral_take(&sl_local_heap()->central[cls], 1, &head))
+			__atomic_fetch_add(&sl_uncached_mallocs[cls], 1, __ATOMIC_RELAXED);
+		p = head;
+	}
+	if (SL_UNLIKELY(!p)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p[SL_KEY_SLOT(cls)] = NULL;
+	return p;
+}
+
+/*
+ * The malloc fast path: a TLS load, the class lookup (two loads), a list pop and a
+ * thread-local counter — about 15 instructions, no lock, no atomic read-modify-write.
+ */
+static inline void *sl_alloc_small(uint32_t cls)
+{
+	sl_mcache *c = sl_tls_cache;
+	if (SL_LIKELY(c != NULL)) {
+		sl_freelist *l = &c->lists[cls];
+		void **p = l->head;
+		if (SL_LIKELY(p != NULL)) {
+			l->head = p[0];
+			l->count--;
+			p[SL_KEY_SLOT(cls)] = NULL;
+			SL_COUNTER_ADD(c->nmalloc[cls], 1);
+			return p;
+		}
+	}
+	return sl_alloc_small_slow(cls);
+}
+
+/* ---- Large objects ---- */
+
+#define SL_MAX_REQUEST ((size_t)PTRDIFF_MAX - (SL_PAGE_SIZE << 1))
+
+static SL_NOINLINE void *sl_alloc_large(size_t size, size_t align, bool zero)
+{
+	sl_ensure_init();
+	if (SL_UNLIKELY(size > SL_MAX_REQUEST)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t npages = (size + SL_PAGE_SIZE - 1) >> SL_PAGE_SHIFT;
+	size_t align_pages = align > SL_PAGE_SIZE ? align >> SL_PAGE_SHIFT : 1;
+	sl_span *s = sl_mheap_alloc(sl_local_heap(), npages, align_pages, true);
+	if (SL_UNLIKELY(!s)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (zero && s->needzero)
+		memset((void *)s->base, 0, size);
+	return (void *)s->base;
+}
+
+/* ---- Free ---- */
+
+static SL_NOINLINE SL_COLD void sl_bad_pointer(const char *fn, const void *p, const char *why)
+{
+	sl_fatal("%s(): invalid pointer %p: %s", fn, p, why);
+}
+
+/* Validates p (from `fn`) and returns its span, aborting on a pointer the heap did not
+ * give out. */
+static sl_span *sl_owner(const char *fn, void *p)
+{
+	sl_span *s = sl_span_of(p);
+	if (!s)
+		sl_bad_pointer(fn, p, "not allocated by spanlab");
+	switch (__atomic_load_n(&s->state, __ATOMIC_RELAXED)) {
+	case SL_SPAN_SMALL: {
+		bool exact;
+		sl_span_index(s, p, &exact);
+		if (!exact)
+			sl_bad_pointer(fn, p, "not the start of an allocated object");
+		return s;
+	}
+	case SL_SPAN_LARGE:
+		if ((uintptr_t)p != s->base)
+			sl_bad_pointer(fn, p, "not the start of an allocated object");
+		return s;
+	default:
+		sl_fatal("%s(): double free or invalid pointer %p: its pages are free", fn, p);
+	}
+}
+
+static SL_NOINLINE void sl_free_slow(void *p)
+{
+	if (!p)
+		return;
+	sl_span *s = sl_owner("free", p);
+	if (s->state == SL_SPAN_LARGE) {
+		sl_mheap_free(s->heap, s);
+		return;
+	}
+	uint32_t cls = s->sizeclass;
+	sl_mcentral *ct = &s->heap->central[cls];
+	sl_mcache *c = sl_tls_cache;
+	void **o = p;
+	if (o[SL_KEY_SLOT(cls)] == (void *)sl_free_key &&
+	    ((c && sl_mcache_holds(c, cls, p)) || sl_mcentral_span_holds(ct, s, p)))
+		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
+	if (c) {
+		sl_freelist *l = &c->lists[cls];
+		o[SL_KEY_SLOT(cls)] = (void *)sl_free_key;
+		o[0] = l->head;
+		l->head = o;
+		SL_COUNTER_ADD(c->nfree[cls], 1);
+		if (++l->count > l->max)
+			sl_mcache_flush(c, cls);
+		return;
+	}
+	o[0] = NULL;
+	sl_mcentral_give_list(ct, p);
+	__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The free fast path: the page-map lookup (two loads), a validity check of the offset
+ * (one multiply), the double-free key test, and a list push with a thread-local
+ * counter — about 25 instructions, no lock, no atomic read-modify-write. Anything
+ * unusual (large object, no cache yet, bad pointer, key present) goes to sl_free_slow.
+ */
+static inline void sl_free(void *p)
+{
+	sl_span *s = sl_span_of(p);
+	sl_mcache *c = sl_tls_cache;
+	if (SL_LIKELY(s != NULL && c != NULL && s->state == SL_SPAN_SMALL)) {
+		uint32_t cls = s->sizeclass;
+		bool exact;
+		sl_span_index(s, p, &exact);
+		void **o = p;
+		if (SL_LIKELY(exact && o[SL_KEY_SLOT(cls)] != (void *)sl_free_key)) {
+			sl_freelist *l = &c->lists[cls];
+			o[SL_KEY_SLOT(cls)] = (void *)sl_free_key;
+			o[0] = l->head;
+			l->head = o;
+			SL_COUNTER_ADD(c->nfree[cls], 1);
+			if (SL_UNLIKELY(++l->count > l->max))
+				sl_mcache_flush(c, cls);
+			return;
+		}
+	}
+	sl_free_slow(p);
+}
+
+/* ---- The malloc family ---- */
+
+static inline void *sl_malloc(size_t size)
+{
+	if (SL_LIKELY(size <= SL_MAX_SMALL))
+		return sl_alloc_small(sl_sc_size_to_class(size));
+	return sl_alloc_large(size, 1, false);
+}
+
+static size_t sl_usable(const char *fn, void *p, sl_span **sp)
+{
+	sl_span *s = sl_owner(fn, p);
+	*sp = s;
+	return s->state == SL_SPAN_SMALL ? s->elemsize : s->npages << SL_PAGE_SHIFT;
+}
+
+/* An object of at least size bytes whose address is a multiple of align (a power of
+ * two). Small: the first class at least as big whose object size is a multiple of
+ * align (objects of such a class are aligned, spans being page-aligned). */
+static void *sl_alloc_aligned(size_t align, size_t size)
+{
+	if (size <= SL_MAX_SMALL && align <= SL_PAGE_SIZE) {
+		for (uint32_t c = sl_sc_size_to_class(size); c < SL_NUM_CLASSES; c++)
+			if ((sl_sc_class_to_size(c) & (align - 1)) == 0)
+				return sl_alloc_small(c);
+	}
+	return sl_alloc_large(size ? size : 1, align, false);
+}
+
+static void *sl_api_malloc(size_t size) { return sl_malloc(size); }
+
+static void sl_api_free(void *p) { sl_free(p); }
+
+static void *sl_api_calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (SL_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (total > SL_MAX_SMALL)
+		return sl_alloc_large(total, 1, true);
+	void *p = sl_alloc_small(sl_sc_size_to_class(total));
+	if (SL_LIKELY(p != NULL))
+		memset(p, 0, total);
+	return p;
+}
+
+static void *sl_api_realloc(void *p, size_t size)
+{
+	if (!p)
+		return sl_malloc(size);
+	if (size == 0) {
+		sl_free(p);
+		return NULL;
+	}
+	sl_span *s;
+	size_t old = sl_usable("realloc", p, &s);
+	if (s->state == SL_SPAN_SMALL) {
+		if (size <= SL_MAX_SMALL && sl_sc_size_to_class(size) == s->sizeclass)
+			return p;
+	} else if (size > SL_MAX_SMALL && size <= SL_MAX_REQUEST &&
+		   sl_mheap_resize(s->heap, s, (size + SL_PAGE_SIZE - 1) >> SL_PAGE_SHIFT)) {
+		return p;
+	}
+	void *q = sl_malloc(size);
+	if (SL_UNLIKELY(!q))
+		return NULL;
+	memcpy(q, p, old < size ? old : size);
+	sl_free(p);
+	return q;
+}
+
+static void *sl_api_reallocarray(void *p, size_t n, size_t size)
+{
+	size_t total;
+	if (SL_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return sl_api_realloc(p, total);
+}
+
+static bool sl_pow2(size_t x) { return x && !(x & (x - 1)); }
+
+static int sl_api_posix_memalign(void **out, size_t align, size_t size)
+{
+	if (!sl_pow2(align) || align % sizeof(void *))
+		return EINVAL;
+	int saved = errno;
+	void *p = sl_alloc_aligned(align, size);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+/* C17 / glibc 2.38: the alignment must be a power of two. */
+static void *sl_api_aligned_alloc(size_t align, size_t size)
+{
+	if (!sl_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return sl_alloc_aligned(align, size);
+}
+
+/* glibc: a non-power-of-two alignment is rounded up; an impossible one is EINVAL. */
+static void *sl_api_memalign(size_t align, size_t size)
+{
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (align <= sizeof(void *))
+		return sl_malloc(size);
+	size_t a = 1;
+	while (a < align)
+		a <<= 1;
+	return sl_alloc_aligned(a, size);
+}
+
+static size_t sl_os_page(void)
+{
+	static size_t page;
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+static void *sl_api_valloc(size_t size) { return sl_alloc_aligned(sl_os_page(), size); }
+
+static void *sl_api_pvalloc(size_t size)
+{
+	size_t page = sl_os_page();
+	size_t rounded = (size + page - 1) & ~(page - 1);
+	if (rounded < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return sl_alloc_aligned(page, rounded ? rounded : page);
+}
+
+static size_t sl_api_malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	sl_span *s;
+	return sl_usable("malloc_usable_size", p, &s);
+}
+
+static int sl_api_trim(size_t pad)
+{
+	(void)pad;
+	sl_ensure_init();
+	sl_mcache *c = sl_tls_cache;
+	if (c)
+		sl_mcache_flush_all(c);
+	size_t released = 0;
+	for (unsigned i = 0; i < sl_nheaps; i++) {
+		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
+			sl_mcentral_drain(&sl_heaps[i].central[cls]);
+		released += sl_mheap_scavenge_all(&sl_heaps[i]);
+	}
+	return released > 0;
+}
+
+const char *spanlab_variant(void)
+{
+	return SL_SC_NAME "-" SL_SYNC_NAME "-" SL_NUMA_NAME;
+}
+
+size_t spanlab_size_classes(size_t *sizes, size_t cap)
+{
+	size_t n = SL_NUM_CLASSES - 1;
+	for (size_t i = 0; i < n && i < cap; i++)
+		sizes[i] = sl_sc_class_to_size((uint32_t)i + 1);
+	return n;
+}
+
+/*
+ * Exported names. The implementations above are static so the fast paths inline into
+ * each entry point; these aliases give them their public names: the prefixed API in
+ * every build, and the standard names in the shared (drop-in) library.
+ */
+#define SL_EXPORT(name, impl) extern __typeof__(impl) name __attribute__((alias(#impl), visibility("default")))
+SL_EXPORT(spanlab_malloc, sl_api_malloc);
+SL_EXPORT(spanlab_free, sl_api_free);
+SL_EXPORT(spanlab_calloc, sl_api_calloc);
+SL_EXPORT(spanlab_realloc, sl_api_realloc);
+SL_EXPORT(spanlab_reallocarray, sl_api_reallocarray);
+SL_EXPORT(spanlab_posix_memalign, sl_api_posix_memalign);
+SL_EXPORT(spanlab_aligned_alloc, sl_api_aligned_alloc);
+SL_EXPORT(spanlab_memalign, sl_api_memalign);
+SL_EXPORT(spanlab_valloc, sl_api_valloc);
+SL_EXPORT(spanlab_pvalloc, sl_api_pvalloc);
+SL_EXPORT(spanlab_malloc_usable_size, sl_api_malloc_usable_size);
+SL_EXPORT(spanlab_trim, sl_api_trim);
+
+#ifdef SPANLAB_OVERRIDE
+SL_EXPORT(malloc, sl_api_malloc);
+SL_EXPORT(free, sl_api_free);
+SL_EXPORT(calloc, sl_api_calloc);
+SL_EXPORT(realloc, sl_api_realloc);
+SL_EXPORT(reallocarray, sl_api_reallocarray);
+SL_EXPORT(posix_memalign, sl_api_posix_memalign);
+SL_EXPORT(aligned_alloc, sl_api_aligned_alloc);
+SL_EXPORT(memalign, sl_api_memalign);
+SL_EXPORT(valloc, sl_api_valloc);
+SL_EXPORT(pvalloc, sl_api_pvalloc);
+SL_EXPORT(malloc_usable_size, sl_api_malloc_usable_size);
+SL_EXPORT(malloc_trim, sl_api_trim);
+SL_EXPORT(cfree, sl_api_free);
+#endif

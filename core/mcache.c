@@ -1,0 +1,257 @@
+/*
+ * core/mcache.c — the per-thread cache's slow paths: refill and flush in batches, the
+ * thread's cache life cycle (created on first use, flushed at thread exit), and the
+ * registry of live caches that statistics read. The fast paths are in malloc.c. See
+ * malloc.c for the overview.
+ *
+ * Thread-local storage. The cache is reached through one pointer in TLS with the
+ * `initial-exec` model (SPANLAB_TLS_MODEL): one %fs-relative load on the fast path, the
+ * reason LD_PRELOAD'ed allocators use it. The price is a few bytes of static TLS: a
+ * library that is dlopen()ed late instead of preloaded or linked needs them from the
+ * C library's small surplus, and fails with "cannot allocate memory in static TLS
+ * block" if that is exhausted. spanlab keeps its static TLS to two words (the cache
+ * pointer and a state flag; the cache itself is mmap-backed metadata) so the surplus
+ * suffices in practice; build with -DSPANLAB_TLS_MODEL=global-dynamic for a library
+ * meant only for dlopen (every access then goes through __tls_get_addr).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+SL_TLS sl_mcache *sl_tls_cache;
+enum { SL_TLS_NONE = 0, SL_TLS_LIVE, SL_TLS_EXITED };
+static SL_TLS int sl_tls_state;
+
+static pthread_key_t sl_cache_key;
+static pthread_mutex_t sl_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the below */
+static sl_mcache *sl_caches;					      /* live caches */
+static uint64_t sl_ncaches;
+static uint64_t sl_dead_nmalloc[SL_NUM_CLASSES], sl_dead_nfree[SL_NUM_CLASSES];
+
+/* Objects served without a cache (during initialisation, after the thread's cache was
+ * torn down at exit): atomic counters, off the fast path. */
+uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
+
+#define SL_MCACHE_SPARE_MAX 8 /* empty batch nodes kept per thread */
+
+static void sl_mcache_destructor(void *arg);
+
+void sl_mcache_init_global(void)
+{
+	if (pthread_key_create(&sl_cache_key, sl_mcache_destructor) != 0)
+		sl_fatal("pthread_key_create failed: cannot track thread exit");
+}
+
+sl_mcache *sl_mcache_get_slow(void)
+{
+	if (sl_tls_state != SL_TLS_NONE || !sl_initialized())
+		return NULL; /* being created (re-entry), exited, or initialising */
+	sl_tls_state = SL_TLS_LIVE;
+	sl_mcache *c = sl_fixalloc_get(SL_FIX_MCACHE);
+	if (!c) {
+		sl_tls_state = SL_TLS_NONE;
+		return NULL;
+	}
+	c->heap = &sl_heaps[sl_numa_current_node() % sl_nheaps];
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
+		c->lists[cls].max = sl_classes[cls].batch;
+	pthread_mutex_lock(&sl_caches_lock);
+	c->reg_prev = NULL;
+	c->reg_next = sl_caches;
+	if (sl_caches)
+		sl_caches->reg_prev = c;
+	sl_caches = c;
+	sl_ncaches++;
+	pthread_mutex_unlock(&sl_caches_lock);
+	/* May allocate (keys beyond the first 32): served by the uncached path. */
+	pthread_setspecific(sl_cache_key, c);
+	sl_tls_cache = c;
+	return c;
+}
+
+/* ---- Batches ---- */
+
+static sl_batch *sl_mcache_node(sl_mcache *c, sl_mcentral *ct)
+{
+	sl_batch *b = c->spare;
+	if (b) {
+		c->spare = b->head;
+		c->nspare--;
+		return b;
+	}
+	if ((b = sl_mcentral_spare_pop(ct)))
+		return b;
+	return sl_fixalloc_get(SL_FIX_BATCH);
+}
+
+static void sl_mcache_keep_node(sl_mcache *c, sl_mcentral *ct, sl_batch *b)
+{
+	if (c->nspare < SL_MCACHE_SPARE_MAX) {
+		b->head = c->spare;
+		c->spare = b;
+		c->nspare++;
+	} else {
+		b->head = NULL;
+		sl_mcentral_spare_push(ct, b);
+	}
+}
+
+/* Gives a NULL-terminated list of n objects back: as one full batch in O(1) if it is
+ * one, else object by object to their spans. */
+static void sl_mcache_give(sl_mcache *c, sl_mcentral *ct, void *head, uint32_t n)
+{
+	if (n == ct->batch) {
+		sl_batch *b = sl_mcache_node(c, ct);
+		if (b) {
+			b->head = head;
+			b->count = n;
+			if (sl_mcentral_push_batch(ct, b))
+				return;
+			sl_mcache_keep_node(c, ct, b);
+		}
+	}
+	sl_mcentral_give_list(ct, head);
+}
+
+/* Called with the class's list empty. Returns one object (the rest fill the list), or
+ * NULL when memory is exhausted. Slow start: each refill raises the list's flush
+ * threshold by one batch, up to the class's cap. */
+void *sl_mcache_refill(sl_mcache *c, uint32_t cls)
+{
+	sl_freelist *l = &c->lists[cls];
+	sl_mcentral *ct = &c->heap->central[cls];
+	void *head;
+	uint32_t n;
+	sl_batch *b = sl_mcentral_pop_batch(ct);
+	if (b) {
+		head = b->head;
+		n = b->count;
+		sl_mcache_keep_node(c, ct, b);
+	} else if (!(n = sl_mcentral_take(ct, ct->batch, &head))) {
+		return NULL;
+	}
+	if (l->max < sl_classes[cls].cache_cap) {
+		l->max += ct->batch;
+		if (l->max > sl_classes[cls].cache_cap)
+			l->max = sl_classes[cls].cache_cap;
+	}
+	l->head = *(void **)head;
+	l->count = n - 1;
+	return head;
+}
+
+/* Called when a free took the list above its threshold: one batch goes back. */
+void sl_mcache_flush(sl_mcache *c, uint32_t cls)
+{
+	sl_freelist *l = &c->lists[cls];
+	sl_mcentral *ct = &c->heap->central[cls];
+	uint32_t n = ct->batch < l->count ? ct->batch : l->count;
+	void *head = l->head, *tail = head;
+	for (uint32_t i = 1; i < n; i++)
+		tail = *(void **)tail;
+	l->head = *(void **)tail;
+	*(void **)tail = NULL;
+	l->count -= n;
+	sl_mcache_give(c, ct, head, n);
+}
+
+void sl_mcache_flush_all(sl_mcache *c)
+{
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		while (c->lists[cls].count)
+			sl_mcache_flush(c, cls);
+		c->lists[cls].max = sl_classes[cls].batch;
+	}
+}
+
+bool sl_mcache_holds(sl_mcache *c, uint32_t cls, void *obj)
+{
+	for (void *p = c->lists[cls].head; p; p = *(void **)p)
+		if (p == obj)
+			return true;
+	return false;
+}
+
+/* ---- Thread exit ---- */
+
+static void sl_mcache_unregister_locked(sl_mcache *c)
+{
+	if (c->reg_prev)
+		c->reg_prev->reg_next = c->reg_next;
+	else
+		sl_caches = c->reg_next;
+	if (c->reg_next)
+		c->reg_next->reg_prev = c->reg_prev;
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		sl_dead_nmalloc[cls] += SL_COUNTER_READ(c->nmalloc[cls]);
+		sl_dead_nfree[cls] += SL_COUNTER_READ(c->nfree[cls]);
+	}
+	sl_ncaches--;
+}
+
+static void sl_mcache_release_spares(sl_mcache *c)
+{
+	while (c->spare) {
+		sl_batch *b = c->spare;
+		c->spare = b->head;
+		sl_fixalloc_put(SL_FIX_BATCH, b);
+	}
+	c->nspare = 0;
+}
+
+/* pthread key destructor: everything the thread cached goes back to mcentral. Later
+ * allocations by this thread (other destructors, TLS teardown) take the uncached path. */
+static void sl_mcache_destructor(void *arg)
+{
+	sl_mcache *c = arg;
+	sl_tls_cache = NULL;
+	sl_tls_state = SL_TLS_EXITED;
+	sl_mcache_flush_all(c);
+	sl_mcache_release_spares(c);
+	pthread_mutex_lock(&sl_caches_lock);
+	sl_mcache_unregister_locked(c);
+	pthread_mutex_unlock(&sl_caches_lock);
+	sl_sync_thread_exit();
+	sl_fixalloc_put(SL_FIX_MCACHE, c);
+}
+
+/* ---- Statistics ---- */
+
+void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads)
+{
+	pthread_mutex_lock(&sl_caches_lock);
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		nmalloc[cls] = sl_dead_nmalloc[cls] + __atomic_load_n(&sl_uncached_mallocs[cls], __ATOMIC_RELAXED);
+		nfree[cls] = sl_dead_nfree[cls] + __atomic_load_n(&sl_uncached_frees[cls], __ATOMIC_RELAXED);
+	}
+	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
+		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+			nmalloc[cls] += SL_COUNTER_READ(c->nmalloc[cls]);
+			nfree[cls] += SL_COUNTER_READ(c->nfree[cls]);
+		}
+	*threads = sl_ncaches;
+	pthread_mutex_unlock(&sl_caches_lock);
+}
+
+/* ---- fork ---- */
+
+void sl_mcache_prefork(void) { pthread_mutex_lock(&sl_caches_lock); }
+void sl_mcache_postfork_parent(void) { pthread_mutex_unlock(&sl_caches_lock); }
+
+/* In the child only the forking thread exists: the other threads' caches are dropped
+ * (their counts kept; the objects they held are lost to the child, as in TCMalloc). */
+void sl_mcache_postfork_child(void)
+{
+	pthread_mutex_init(&sl_caches_lock, NULL);
+	sl_mcache *c = sl_caches;
+	while (c) {
+		sl_mcache *next = c->reg_next;
+		if (c != sl_tls_cache) {
+			sl_mcache_unregister_locked(c);
+			sl_mcache_release_spares(c);
+			sl_fixalloc_put(SL_FIX_MCACHE, c);
+		}
+		c = next;
+	}
+}

@@ -1,0 +1,394 @@
+/*
+ * core/mheap.c — the page heap: spans of 8 KiB pages, free runs by length, coalescing,
+ * growth into arenas, and the scavenger. See malloc.c for the overview.
+ *
+ * Free runs ("FREE spans") of 1..127 pages sit in an exact-length bin, longer ones on
+ * one list searched best-fit. Each length has two lists: resident (dirty, cheap to
+ * reuse) and released (returned to the OS, zero on next touch); allocation takes the
+ * best-fitting length and prefers resident memory at that length. Neighbouring free
+ * runs merge when they are in the same state, so every FREE span is either wholly
+ * resident or wholly released and the statistics are exact.
+ *
+ * Scavenger policy (stated, and the same for every variant):
+ *   - a resident free run idle for SPANLAB_SCAVENGE_DELAY_MS (default 1000 ms) is
+ *     returned to the OS with madvise(MADV_DONTNEED);
+ *   - whenever resident idle memory exceeds SPANLAB_RETAIN_MB (default 32 MiB), the
+ *     oldest runs are returned at once until it does not;
+ *   - malloc_trim / spanlab_trim return every idle page at once.
+ * The checks run on page-heap activity (span allocation and free), under mheap.lock;
+ * there is no background thread, so an idle program keeps at most RETAIN_MB of idle
+ * resident memory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "internal.h"
+
+uint64_t sl_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sl_mheap_init(sl_mheap *h, unsigned node)
+{
+	memset(h, 0, sizeof *h);
+	pthread_mutex_init(&h->lock, NULL);
+	h->node = node;
+	for (uint32_t c = 1; c < SL_NUM_CLASSES; c++)
+		sl_mcentral_init(&h->central[c], h, c);
+}
+
+/* ---- Free lists (mheap.lock held throughout) ---- */
+
+static void sl_list_push(sl_span **head, sl_span *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void sl_list_remove(sl_span **head, sl_span *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static sl_span **sl_free_list(sl_mheap *h, sl_span *s)
+{
+	if (s->npages < SL_HEAP_BINS)
+		return &h->bins[s->npages][s->released ? 1 : 0];
+	return &h->large[s->released ? 1 : 0];
+}
+
+static void sl_scav_append(sl_mheap *h, sl_span *s)
+{
+	s->scav_next = NULL;
+	s->scav_prev = h->scav_tail;
+	if (h->scav_tail)
+		h->scav_tail->scav_next = s;
+	else
+		h->scav_head = s;
+	h->scav_tail = s;
+}
+
+static void sl_scav_remove(sl_mheap *h, sl_span *s)
+{
+	if (s->scav_prev)
+		s->scav_prev->scav_next = s->scav_next;
+	else
+		h->scav_head = s->scav_next;
+	if (s->scav_next)
+		s->scav_next->scav_prev = s->scav_prev;
+	else
+		h->scav_tail = s->scav_prev;
+	s->scav_next = s->scav_prev = NULL;
+}
+
+static void sl_free_insert(sl_mheap *h, sl_span *s)
+{
+	sl_list_push(sl_free_list(h, s), s);
+	if (s->npages < SL_HEAP_BINS)
+		h->binmap[s->npages / 64] |= (uint64_t)1 << (s->npages % 64);
+	if (!s->released)
+		sl_scav_append(h, s);
+	h->pages_free += s->npages;
+	if (s->released)
+		h->pages_released += s->npages;
+}
+
+static void sl_free_remove(sl_mheap *h, sl_span *s)
+{
+	sl_list_remove(sl_free_list(h, s), s);
+	if (s->npages < SL_HEAP_BINS && !h->bins[s->npages][0] && !h->bins[s->npages][1])
+		h->binmap[s->npages / 64] &= ~((uint64_t)1 << (s->npages % 64));
+	if (!s->released)
+		sl_scav_remove(h, s);
+	h->pages_free -= s->npages;
+	if (s->released)
+		h->pages_released -= s->npages;
+}
+
+/* Best fit: the shortest free run of at least npages, resident before released. */
+static sl_span *sl_free_find(sl_mheap *h, size_t npages)
+{
+	if (npages < SL_HEAP_BINS) {
+		for (size_t w = npages / 64; w < SL_HEAP_BINS / 64; w++) {
+			uint64_t bits = h->binmap[w];
+			if (w == npages / 64)
+				bits &= ~(uint64_t)0 << (npages % 64);
+			if (bits) {
+				size_t len = w * 64 + (size_t)__builtin_ctzll(bits);
+				return h->bins[len][0] ? h->bins[len][0] : h->bins[len][1];
+			}
+		}
+	}
+	sl_span *best = NULL;
+	for (int r = 0; r < 2; r++)
+		for (sl_span *s = h->large[r]; s; s = s->next)
+			if (s->npages >= npages && (!best || s->npages < best->npages))
+				best = s;
+	return best;
+}
+
+static sl_span *sl_span_new(uintptr_t base, size_t npages, sl_mheap *h)
+{
+	sl_span *s = sl_fixalloc_get(SL_FIX_SPAN);
+	if (!s)
+		sl_fatal("out of memory for span metadata");
+	s->base = base;
+	s->npages = npages;
+	s->heap = h;
+	return s;
+}
+
+/* The FREE span in the same state as s that ends right before / starts right after s. */
+static sl_span *sl_free_neighbour(sl_mheap *h, sl_span *s, bool right)
+{
+	uintptr_t a = right ? s->base + (s->npages << SL_PAGE_SHIFT) : s->base - 1;
+	sl_span *n = sl_span_of((void *)a);
+	if (n && n != s && n->state == SL_SPAN_FREE && n->heap == h && n->released == s->released)
+		return n;
+	return NULL;
+}
+
+/* Inserts FREE span s, merging it with free neighbours in the same state. */
+static void sl_free_coalesce(sl_mheap *h, sl_span *s)
+{
+	for (int right = 0; right < 2; right++) {
+		sl_span *n = sl_free_neighbour(h, s, right);
+		if (!n)
+			continue;
+		sl_free_remove(h, n);
+		sl_pagemap_set(n->base, n->npages, s);
+		if (!right)
+			s->base = n->base;
+		s->npages += n->npages;
+		if (n->free_since_ms > s->free_since_ms)
+			s->free_since_ms = n->free_since_ms;
+		n->state = SL_SPAN_DEAD;
+		sl_fixalloc_put(SL_FIX_SPAN, n);
+	}
+	sl_free_insert(h, s);
+}
+
+/* ---- Scavenger ---- */
+
+static void sl_scav_release(sl_mheap *h, sl_span *s)
+{
+	size_t bytes = s->npages << SL_PAGE_SHIFT;
+	sl_free_remove(h, s);
+	madvise((void *)s->base, bytes, MADV_DONTNEED);
+	s->released = 1;
+	s->needzero = 0;
+	h->scavenged_bytes += bytes;
+	h->scavenge_runs++;
+	sl_free_coalesce(h, s);
+}
+
+static void sl_scavenge_due(sl_mheap *h)
+{
+	sl_span *s = h->scav_head;
+	if (!s)
+		return;
+	uint64_t now = sl_now_ms();
+	uint64_t retain = (uint64_t)sl_opt.retain_mb << 20;
+	uint64_t delay = (uint64_t)sl_opt.scavenge_delay_ms;
+	while ((s = h->scav_head)) {
+		uint64_t idle = (h->pages_free - h->pages_released) << SL_PAGE_SHIFT;
+		if (idle <= retain && now - s->free_since_ms < delay)
+			break;
+		sl_scav_release(h, s);
+	}
+}
+
+size_t sl_mheap_scavenge_all(sl_mheap *h)
+{
+	pthread_mutex_lock(&h->lock);
+	uint64_t before = h->scavenged_bytes;
+	while (h->scav_head)
+		sl_scav_release(h, h->scav_head);
+	size_t released = (size_t)(h->scavenged_bytes - before);
+	pthread_mutex_unlock(&h->lock);
+	return released;
+}
+
+/* ---- Growth ---- */
+
+/* Makes at least npages contiguous pages available as a FREE span. */
+static bool sl_mheap_grow(sl_mheap *h, size_t npages)
+{
+	size_t bytes = npages << SL_PAGE_SHIFT;
+	size_t commit = npages < SL_COMMIT_MIN_PAGES ? (SL_COMMIT_MIN_PAGES << SL_PAGE_SHIFT) : bytes;
+	if (h->arena_end - h->arena_next < bytes) {
+		size_t size = (bytes + SL_ARENA_SIZE - 1) & ~(SL_ARENA_SIZE - 1);
+		if (commit > size)
+			commit = size;
+		uintptr_t base;
+		if (!sl_arena_reserve(size, commit, h->node, &base))
+			return false;
+		size_t tail = h->arena_end - h->arena_next;
+		if (base == h->arena_end && tail && sl_sys_commit(h->arena_next, tail)) {
+			/* Contiguous with the current arena: one region, grown at its end. */
+			commit += tail;
+		} else {
+			if (tail && sl_sys_commit(h->arena_next, tail)) {
+				/* Keep the old arena's tail as a free run rather than waste it. */
+				sl_span *t = sl_span_new(h->arena_next, tail >> SL_PAGE_SHIFT, h);
+				t->state = SL_SPAN_FREE;
+				t->released = 1;
+				sl_pagemap_set(t->base, t->npages, t);
+				h->pages_sys += t->npages;
+				sl_free_coalesce(h, t);
+			}
+			h->arena_next = base;
+		}
+		h->arena_end = base + size;
+	} else {
+		if (commit > h->arena_end - h->arena_next)
+			commit = h->arena_end - h->arena_next;
+		if (!sl_sys_commit(h->arena_next, commit))
+			return false;
+	}
+	size_t cpages = commit >> SL_PAGE_SHIFT;
+	sl_span *s = sl_span_new(h->arena_next, cpages, h);
+	s->state = SL_SPAN_FREE;
+	s->released = 1; /* fresh memory: zero, not resident */
+	sl_pagemap_set(s->base, cpages, s);
+	h->arena_next += commit;
+	h->pages_sys += cpages;
+	sl_free_coalesce(h, s);
+	return true;
+}
+
+/* ---- Allocation and free ---- */
+
+sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool large)
+{
+	size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
+	if (need < npages || need > ((size_t)1 << (SL_ADDR_BITS - SL_PAGE_SHIFT - 1)))
+		return NULL;
+	pthread_mutex_lock(&h->lock);
+	sl_span *s = sl_free_find(h, need);
+	if (!s) {
+		if (!sl_mheap_grow(h, need)) {
+			pthread_mutex_unlock(&h->lock);
+			return NULL;
+		}
+		s = sl_free_find(h, need);
+	}
+	sl_free_remove(h, s);
+	uintptr_t start = s->base;
+	if (align_pages > 1) {
+		uintptr_t a = (uintptr_t)align_pages << SL_PAGE_SHIFT;
+		start = (s->base + a - 1) & ~(a - 1);
+	}
+	uintptr_t end = start + (npages << SL_PAGE_SHIFT);
+	uintptr_t send = s->base + (s->npages << SL_PAGE_SHIFT);
+	if (start > s->base) { /* leading pages stay free, in s's state */
+		sl_span *l = sl_span_new(s->base, (start - s->base) >> SL_PAGE_SHIFT, h);
+		l->state = SL_SPAN_FREE;
+		l->released = s->released;
+		l->needzero = s->needzero;
+		l->free_since_ms = s->free_since_ms;
+		sl_pagemap_set(l->base, l->npages, l);
+		sl_free_insert(h, l);
+	}
+	if (end < send) { /* trailing pages likewise */
+		sl_span *r = sl_span_new(end, (send - end) >> SL_PAGE_SHIFT, h);
+		r->state = SL_SPAN_FREE;
+		r->released = s->released;
+		r->needzero = s->needzero;
+		r->free_since_ms = s->free_since_ms;
+		sl_pagemap_set(r->base, r->npages, r);
+		sl_free_insert(h, r);
+	}
+	s->base = start;
+	s->npages = npages;
+	s->needzero = !s->released;
+	s->released = 0;
+	s->state = SL_SPAN_LARGE;
+	s->sizeclass = 0;
+	h->pages_inuse += npages;
+	if (large) {
+		h->large_mallocs++;
+		h->large_bytes += npages << SL_PAGE_SHIFT;
+	}
+	sl_scavenge_due(h);
+	pthread_mutex_unlock(&h->lock);
+	return s;
+}
+
+void sl_mheap_free(sl_mheap *h, sl_span *s)
+{
+	pthread_mutex_lock(&h->lock);
+	if (s->state == SL_SPAN_LARGE) {
+		h->large_frees++;
+		h->large_bytes -= s->npages << SL_PAGE_SHIFT;
+	}
+	h->pages_inuse -= s->npages;
+	s->state = SL_SPAN_FREE;
+	s->sizeclass = 0;
+	s->released = 0;
+	s->needzero = 1;
+	s->free_since_ms = sl_now_ms();
+	sl_free_coalesce(h, s);
+	sl_scavenge_due(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Resizes LARGE span s in place to npages: shrinking frees the tail, growing takes the
+ * head of a free neighbour. Returns false if it cannot grow in place. */
+bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages)
+{
+	bool ok = true;
+	pthread_mutex_lock(&h->lock);
+	if (npages < s->npages) {
+		sl_span *t = sl_span_new(s->base + (npages << SL_PAGE_SHIFT), s->npages - npages, h);
+		t->state = SL_SPAN_FREE;
+		t->needzero = 1;
+		t->free_since_ms = sl_now_ms();
+		sl_pagemap_set(t->base, t->npages, t);
+		h->pages_inuse -= t->npages;
+		h->large_bytes -= t->npages << SL_PAGE_SHIFT;
+		s->npages = npages;
+		sl_free_coalesce(h, t);
+	} else if (npages > s->npages) {
+		size_t extra = npages - s->npages;
+		sl_span *r = sl_span_of((void *)(s->base + (s->npages << SL_PAGE_SHIFT)));
+		if (r && r->state == SL_SPAN_FREE && r->heap == h && r->npages >= extra) {
+			sl_free_remove(h, r);
+			sl_pagemap_set(r->base, extra, s);
+			if (r->npages == extra) {
+				r->state = SL_SPAN_DEAD;
+				sl_fixalloc_put(SL_FIX_SPAN, r);
+			} else {
+				r->base += extra << SL_PAGE_SHIFT;
+				r->npages -= extra;
+				sl_free_insert(h, r);
+			}
+			s->npages = npages;
+			h->pages_inuse += extra;
+			h->large_bytes += extra << SL_PAGE_SHIFT;
+		} else {
+			ok = false;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ok;
+}
+
+void sl_mheap_prefork(sl_mheap *h) { pthread_mutex_lock(&h->lock); }
+void sl_mheap_postfork_parent(sl_mheap *h) { pthread_mutex_unlock(&h->lock); }
+void sl_mheap_postfork_child(sl_mheap *h) { pthread_mutex_init(&h->lock, NULL); }
