@@ -137,6 +137,7 @@ struct sl_mheap {
 	uint64_t pages_released; /* in FREE spans with released set */
 	uint64_t scavenged_bytes, scavenge_runs;
 	uint64_t large_mallocs, large_frees, large_bytes; /* large objects (mheap.lock) */
+	uint64_t remote_frees; /* small objects freed by threads of other nodes (atomic) */
 
 	sl_mcentral central[SL_NUM_CLASSES];
 };

@@ -369,7 +369,7 @@ static SL_NOINLINE void sl_free_slow(void *p)
 	if (o[SL_KEY_SLOT(cls)] == (void *)sl_free_key &&
 	    ((c && sl_mcache_holds(c, cls, p)) || sl_mcentral_span_holds(ct, s, p)))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
-	if (c) {
+	if (c && s->heap == c->heap) {
 		sl_freelist *l = &c->lists[cls];
 		o[SL_KEY_SLOT(cls)] = (void *)sl_free_key;
 		o[0] = l->head;
@@ -379,22 +379,30 @@ static SL_NOINLINE void sl_free_slow(void *p)
 			sl_mcache_flush(c, cls);
 		return;
 	}
+	/* No cache, or an object of another NUMA node's heap: straight to its owner. */
 	o[0] = NULL;
 	sl_mcentral_give_list(ct, p);
-	__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
+	if (c) {
+		SL_COUNTER_ADD(c->nfree[cls], 1);
+		__atomic_fetch_add(&s->heap->remote_frees, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
+	}
 }
 
 /*
  * The free fast path: the page-map lookup (two loads), a validity check of the offset
  * (one multiply), the double-free key test, and a list push with a thread-local
  * counter — about 25 instructions, no lock, no atomic read-modify-write. Anything
- * unusual (large object, no cache yet, bad pointer, key present) goes to sl_free_slow.
+ * unusual (large object, no cache yet, bad pointer, key present, an object of another
+ * NUMA node's heap) goes to sl_free_slow.
  */
 static inline void sl_free(void *p)
 {
 	sl_span *s = sl_span_of(p);
 	sl_mcache *c = sl_tls_cache;
-	if (SL_LIKELY(s != NULL && c != NULL && s->state == SL_SPAN_SMALL)) {
+	if (SL_LIKELY(s != NULL && c != NULL && s->state == SL_SPAN_SMALL &&
+		      (SL_NUMA_MAX_NODES == 1 || s->heap == c->heap))) {
 		uint32_t cls = s->sizeclass;
 		bool exact;
 		sl_span_index(s, p, &exact);
