@@ -20,7 +20,7 @@ import os
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import EngFormatter, FixedLocator, NullLocator  # noqa: E402
+from matplotlib.ticker import EngFormatter, FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
 from . import results  # noqa: E402
 
@@ -307,6 +307,7 @@ def _relative(agg, workloads, allocs, style, wthreads, out, exp, reference):
     width = 0.8 / n
     fig, ax = plt.subplots(figsize=(max(5.6, 0.9 * len(labels) + 0.22 * n * len(labels)), 3.6))
     vals = []
+    series = []
     for i, a in enumerate(present):
         xs, hs, lo, hi = [], [], [], []
         for j, (w, _t) in enumerate(labels):
@@ -318,16 +319,26 @@ def _relative(agg, workloads, allocs, style, wthreads, out, exp, reference):
             lo.append(m - mn)
             hi.append(mx - m)
             vals += [mn, mx]
+        series.append((a, xs, hs, lo, hi))
+    # Ratios: on a log scale when they span a wide range, bars then grow up or down
+    # from 1 so that 2x faster and 2x slower look alike.
+    pos = [v for v in vals if v > 0]
+    logy = bool(pos) and max(pos) / min(pos) > 6
+    if logy:
+        ax.set_yscale("log", base=2)
+    for a, xs, hs, lo, hi in series:
         c = style.colours[a]
         base = a in style.baselines
-        ax.bar(xs, hs, width * 0.92, color=c if not base else "white", edgecolor=c,
+        bottom = 1.0 if logy else 0.0
+        ax.bar(xs, [h - bottom for h in hs], width * 0.92, bottom=bottom,
+               color=c if not base else "white", edgecolor=c,
                hatch="////" if base else None, linewidth=1.0, label=a, zorder=2)
         ax.errorbar(xs, hs, yerr=[lo, hi], fmt="none", ecolor="#333333", elinewidth=0.8,
                     capsize=2, zorder=3)
     ax.axhline(1.0, color="#333333", linewidth=0.8, zorder=1)
-    pos = [v for v in vals if v > 0]
-    if pos and max(pos) / min(pos) > 8:
-        ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}×"))
+    if logy:
+        ax.set_ylim(min(pos) / 1.3, max(pos) * 1.3)
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels([f"{w}\n({t} thr.)" for w, t in labels])
     ax.grid(axis="x", visible=False)
