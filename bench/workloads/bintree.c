@@ -17,9 +17,10 @@
  * The stop flag is polled between trees, so a run may end inside a pass.
  * One op = one node allocated (and freed).
  *
- * Verification: every walk counts the nodes of its tree, which must be
- * 2^(d+1) - 1 (a corrupted child pointer breaks the count or crashes); the
- * long-lived tree is counted again at the end.
+ * Verification: every walk counts the nodes of its tree, never going below
+ * depth d, and the count must be 2^(d+1) - 1 with every leaf at the bottom
+ * (a node handed out twice breaks the shape); the long-lived tree is
+ * counted again at the end.  A corrupt tree is reported and leaked.
  */
 #include "wl_common.h"
 
@@ -32,7 +33,7 @@ struct node {
 	struct node *left, *right;
 };
 
-static void destroy(struct node *n);
+static void destroy(struct node *n, int depth);
 
 /* Build a complete tree of the given depth; NULL if malloc failed (the
  * partial tree is freed). */
@@ -46,29 +47,38 @@ static struct node *build(int depth)
 		n->left = build(depth - 1);
 		n->right = n->left ? build(depth - 1) : NULL;
 		if (!n->right) {
-			destroy(n);
+			destroy(n->left, depth - 1);
+			free(n);
 			return NULL;
 		}
 	}
 	return n;
 }
 
-static void destroy(struct node *n)
+static void destroy(struct node *n, int depth)
 {
 	if (!n)
 		return;
-	destroy(n->left);
-	destroy(n->right);
+	if (depth > 0) {
+		destroy(n->left, depth - 1);
+		destroy(n->right, depth - 1);
+	}
 	free(n);
 }
 
-static unsigned long long count(const struct node *n)
+/* Count the nodes of a tree that should be complete with the given depth;
+ * 0 if it is not (a leaf above the bottom, children at the bottom).  The
+ * walk never goes deeper than `depth`, so even a cycle made by a block
+ * handed out twice ends in a clean failure. */
+static unsigned long long count(const struct node *n, int depth)
 {
-	if (!n->left)
-		return n->right ? 0 : 1;	/* half a leaf: corrupt */
-	if (!n->right)
+	if (depth == 0)
+		return !n->left && !n->right;
+	if (!n->left || !n->right)
 		return 0;
-	return 1 + count(n->left) + count(n->right);
+	unsigned long long l = count(n->left, depth - 1);
+	unsigned long long r = l ? count(n->right, depth - 1) : 0;
+	return l && r ? 1 + l + r : 0;
 }
 
 static unsigned long long tree_size(int depth)
@@ -88,12 +98,12 @@ static bool one_tree(struct worker *w, int depth)
 	struct node *t = build(depth);
 	if (!t)
 		return wl_fail("malloc returned NULL");
-	unsigned long long n = count(t);
-	destroy(t);
-	if (n != tree_size(depth))
+	unsigned long long n = count(t, depth);
+	if (n != tree_size(depth))	/* corrupt: leak it, do not walk it */
 		return wl_fail("thread %d: tree of depth %d has %llu nodes, "
 			       "expected %llu", w->id, depth, n,
 			       tree_size(depth));
+	destroy(t, depth);
 	w->ops += n;
 	return true;
 }
@@ -163,11 +173,12 @@ int main(int argc, char **argv)
 		ok = ok && w[i].ok;
 		ops += w[i].ops;
 	}
-	unsigned long long n = count(long_lived);
-	if (ok && n != tree_size((int)max_depth))
+	unsigned long long n = count(long_lived, (int)max_depth);
+	if (n != tree_size((int)max_depth))
 		ok = wl_fail("long-lived tree has %llu nodes, expected %llu",
 			     n, tree_size((int)max_depth));
-	destroy(long_lived);
+	else
+		destroy(long_lived, (int)max_depth);
 	free(w);
 	wl_report(ops, seconds, ok, NULL);
 }

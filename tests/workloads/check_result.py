@@ -9,10 +9,13 @@ given) and checks, with the default --expect-status 0: exit status 0,
 exactly one line on stdout, that line a JSON object with the contract's keys
 and sane types, "ok" true, "workload" equal to NAME, "threads" equal to
 params.threads, and at least one op done.  --require adds further keys that
-must hold non-negative integers (e.g. final_rss_kb).  With another
---expect-status N (e.g. 2 for a bad option) it checks only the status, that
-stdout is empty and that stderr says something.  Exit status 0 when all
-checks pass, 1 with a message otherwise.
+must hold non-negative integers (e.g. final_rss_kb).  With --expect-status 1
+(a verification failure, e.g. under a broken allocator) it checks for one
+JSON line with "ok" false and the workload's name, and a "verification
+failed" message on stderr.  With another --expect-status N (e.g. 2 for a
+bad option) it checks only the status, that stdout is empty and that stderr
+says something.  Exit status 0 when all checks pass, 1 with a message
+otherwise.
 """
 import argparse
 import json
@@ -72,6 +75,23 @@ def check_line(line, name, required):
                  % (key, line))
 
 
+def check_failure(p, name):
+    lines = p.stdout.splitlines()
+    if len(lines) != 1:
+        fail("expected exactly one line on stdout, got %r" % p.stdout)
+    try:
+        r = json.loads(lines[0])
+    except ValueError:
+        fail("result line is not JSON: %r" % lines[0])
+    if not isinstance(r, dict) or r.get("ok") is not False:
+        fail("expected \"ok\": false, got %r" % lines[0])
+    if r.get("workload") != name:
+        fail("workload is %r, expected %r" % (r.get("workload"), name))
+    if "verification failed" not in p.stderr:
+        fail("no 'verification failed' message on stderr")
+    print(lines[0])
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="Run a workload program and check its result line.")
@@ -100,6 +120,9 @@ def main():
     if p.returncode != a.expect_status:
         fail("exit status %d, expected %d; stdout: %r"
              % (p.returncode, a.expect_status, p.stdout))
+    if a.expect_status == 1:
+        check_failure(p, a.name)
+        return
     if a.expect_status != 0:
         if p.stdout.strip():
             fail("expected no result line, got %r" % p.stdout)
