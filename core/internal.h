@@ -36,6 +36,9 @@
  * keeps readers free of data races in the C11 sense.
  */
 #define SL_COUNTER_ADD(var, n) __atomic_store_n(&(var), __atomic_load_n(&(var), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+/* The word of a freed object of `elemsize` bytes that holds sl_free_key: word 1 from 16
+ * bytes up; 8-byte objects have only word 0, which the list link overwrites. */
+#define SL_KEY_OFFSET(elemsize) ((elemsize) >= 16 ? sizeof(void *) : 0)
 #define SL_COUNTER_READ(var) __atomic_load_n(&(var), __ATOMIC_RELAXED)
 
 /* ---- Geometry (see "Memory layout" in malloc.c) ---- */
@@ -75,7 +78,9 @@ struct sl_span {
 	uint8_t released;  /* FREE: every page was returned to the OS (zero on next touch) */
 	uint8_t needzero;  /* FREE/LARGE: memory may hold old data */
 	uint32_t elemsize; /* SMALL: object size */
-	uint32_t nelems;   /* SMALL: objects in the span */
+	uint32_t nelems;   /* SMALL: objects in the span; 0 in any other state, so that the
+			    * free fast path's index check rejects non-SMALL spans */
+	uint8_t keyoff;	   /* SMALL: byte offset of the double-free key in a freed object */
 	uint64_t divmagic; /* SMALL: ceil(2^64 / elemsize); offset/elemsize = mulhi(offset, divmagic) */
 	sl_mheap *heap;	   /* owning mheap (its NUMA node) */
 
@@ -145,15 +150,19 @@ struct sl_mheap {
 /* ---- mcache (one per thread) ---- */
 typedef struct sl_freelist {
 	void *head;	/* objects linked through word 0 */
-	uint32_t count; /* objects on the list */
+	uint32_t count; /* objects on the list (relaxed stores: statistics read it) */
 	uint32_t max;	/* flush above this; grows on refill up to the class's cap */
 } sl_freelist;
 
 struct sl_mcache {
 	sl_freelist lists[SL_NUM_CLASSES]; /* owner thread only */
-	/* Statistics: written by the owner only (SL_COUNTER_ADD), read by anyone. */
-	uint64_t nmalloc[SL_NUM_CLASSES];
-	uint64_t nfree[SL_NUM_CLASSES];
+	/* Statistics: written by the owner only (SL_COUNTER_ADD), read by anyone. The free
+	 * fast path counts nothing: objects the thread freed = nmalloc + nout + count - nin
+	 * (what came in from mcentral or from the program went out to one or the other,
+	 * or is still on the list). */
+	uint64_t nmalloc[SL_NUM_CLASSES]; /* objects handed to the program */
+	uint64_t nin[SL_NUM_CLASSES];	  /* objects received from mcentral */
+	uint64_t nout[SL_NUM_CLASSES];	  /* objects given to mcentral */
 	sl_mheap *heap;	    /* the heap this thread allocates from */
 	sl_batch *spare;    /* empty batch nodes, linked through head */
 	uint32_t nspare;
@@ -222,6 +231,20 @@ SL_INLINE sl_span *sl_span_of(const void *p)
 	if (SL_UNLIKELY(a >> SL_ADDR_BITS))
 		return NULL;
 	sl_arena *ar = atomic_load_explicit(&sl_arena_map[a >> SL_ARENA_SHIFT], memory_order_relaxed);
+	if (SL_UNLIKELY(!ar))
+		return NULL;
+	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],
+				    memory_order_relaxed);
+}
+
+/* The free fast path's lookup: no range check (an address beyond 48 bits aliases some
+ * arena entry, and the span's object-index check then fails: callers must treat the
+ * result as a hint and validate with sl_span_index). */
+SL_INLINE sl_span *sl_span_of_fast(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	sl_arena *ar = atomic_load_explicit(&sl_arena_map[(a >> SL_ARENA_SHIFT) & (SL_ARENA_MAP_SIZE - 1)],
+					    memory_order_relaxed);
 	if (SL_UNLIKELY(!ar))
 		return NULL;
 	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],

@@ -242,8 +242,8 @@ static void sl_postfork_child(void)
 
 /* ---- Small objects ---- */
 
-/* Word of a freed object that holds sl_free_key: word 1 from 16 bytes up; objects of
- * 8 bytes have only word 0, which the list link overwrites (no key for them). */
+/* Index of the word that holds sl_free_key in a freed object of class cls (see
+ * SL_KEY_OFFSET): class 1 is the only class that can be 8 bytes. */
 #define SL_KEY_SLOT(cls) ((sl_sc_class_size[1] >= 16) | ((cls) > 1))
 
 static inline sl_mheap *sl_local_heap(void)
@@ -280,7 +280,7 @@ static SL_NOINLINE void *sl_alloc_small_slow(uint32_t cls)
 
 /*
  * The malloc fast path: a TLS load, the class lookup (two loads), a list pop and a
- * thread-local counter — about 15 instructions, no lock, no atomic read-modify-write.
+ * thread-local counter — about 25 instructions, no lock, no atomic read-modify-write.
  */
 static inline void *sl_alloc_small(uint32_t cls)
 {
@@ -290,7 +290,7 @@ static inline void *sl_alloc_small(uint32_t cls)
 		void **p = l->head;
 		if (SL_LIKELY(p != NULL)) {
 			l->head = p[0];
-			l->count--;
+			SL_COUNTER_ADD(l->count, -1);
 			p[SL_KEY_SLOT(cls)] = NULL;
 			SL_COUNTER_ADD(c->nmalloc[cls], 1);
 			return p;
@@ -374,8 +374,8 @@ static SL_NOINLINE void sl_free_slow(void *p)
 		o[SL_KEY_SLOT(cls)] = (void *)sl_free_key;
 		o[0] = l->head;
 		l->head = o;
-		SL_COUNTER_ADD(c->nfree[cls], 1);
-		if (++l->count > l->max)
+		SL_COUNTER_ADD(l->count, 1);
+		if (l->count > l->max)
 			sl_mcache_flush(c, cls);
 		return;
 	}
@@ -383,7 +383,7 @@ static SL_NOINLINE void sl_free_slow(void *p)
 	o[0] = NULL;
 	sl_mcentral_give_list(ct, p);
 	if (c) {
-		SL_COUNTER_ADD(c->nfree[cls], 1);
+		SL_COUNTER_ADD(c->nout[cls], 1);
 		__atomic_fetch_add(&s->heap->remote_frees, 1, __ATOMIC_RELAXED);
 	} else {
 		__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
@@ -392,29 +392,27 @@ static SL_NOINLINE void sl_free_slow(void *p)
 
 /*
  * The free fast path: the page-map lookup (two loads), a validity check of the offset
- * (one multiply), the double-free key test, and a list push with a thread-local
- * counter — about 25 instructions, no lock, no atomic read-modify-write. Anything
+ * (two multiplies), the double-free key test, and a list push — about 30 instructions,
+ * no lock, no atomic read-modify-write, no statistics (see struct sl_mcache). Anything
  * unusual (large object, no cache yet, bad pointer, key present, an object of another
  * NUMA node's heap) goes to sl_free_slow.
  */
 static inline void sl_free(void *p)
 {
-	sl_span *s = sl_span_of(p);
+	sl_span *s = sl_span_of_fast(p);
 	sl_mcache *c = sl_tls_cache;
-	if (SL_LIKELY(s != NULL && c != NULL && s->state == SL_SPAN_SMALL &&
-		      (SL_NUMA_MAX_NODES == 1 || s->heap == c->heap))) {
-		uint32_t cls = s->sizeclass;
-		bool exact;
+	if (SL_LIKELY(s != NULL && c != NULL && (SL_NUMA_MAX_NODES == 1 || s->heap == c->heap))) {
+		bool exact; /* false for a span that is not SMALL: its nelems is 0 */
 		sl_span_index(s, p, &exact);
-		void **o = p;
-		if (SL_LIKELY(exact && o[SL_KEY_SLOT(cls)] != (void *)sl_free_key)) {
-			sl_freelist *l = &c->lists[cls];
-			o[SL_KEY_SLOT(cls)] = (void *)sl_free_key;
-			o[0] = l->head;
-			l->head = o;
-			SL_COUNTER_ADD(c->nfree[cls], 1);
-			if (SL_UNLIKELY(++l->count > l->max))
-				sl_mcache_flush(c, cls);
+		void **key = (void **)((char *)p + s->keyoff);
+		if (SL_LIKELY(exact && *key != (void *)sl_free_key)) {
+			sl_freelist *l = &c->lists[s->sizeclass];
+			*key = (void *)sl_free_key;
+			*(void **)p = l->head;
+			l->head = p;
+			SL_COUNTER_ADD(l->count, 1);
+			if (SL_UNLIKELY(l->count > l->max))
+				sl_mcache_flush(c, s->sizeclass);
 			return;
 		}
 	}

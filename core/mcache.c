@@ -29,6 +29,13 @@ static sl_mcache *sl_caches;					      /* live caches */
 static uint64_t sl_ncaches;
 static uint64_t sl_dead_nmalloc[SL_NUM_CLASSES], sl_dead_nfree[SL_NUM_CLASSES];
 
+/* Objects the program freed into cache c (see struct sl_mcache). */
+static uint64_t sl_mcache_frees(sl_mcache *c, uint32_t cls)
+{
+	return SL_COUNTER_READ(c->nmalloc[cls]) + SL_COUNTER_READ(c->nout[cls]) +
+	       SL_COUNTER_READ(c->lists[cls].count) - SL_COUNTER_READ(c->nin[cls]);
+}
+
 /* Objects served without a cache (during initialisation, after the thread's cache was
  * torn down at exit): atomic counters, off the fast path. */
 uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
@@ -137,7 +144,8 @@ void *sl_mcache_refill(sl_mcache *c, uint32_t cls)
 			l->max = sl_classes[cls].cache_cap;
 	}
 	l->head = *(void **)head;
-	l->count = n - 1;
+	SL_COUNTER_ADD(l->count, n - 1);
+	SL_COUNTER_ADD(c->nin[cls], n);
 	return head;
 }
 
@@ -152,7 +160,8 @@ void sl_mcache_flush(sl_mcache *c, uint32_t cls)
 		tail = *(void **)tail;
 	l->head = *(void **)tail;
 	*(void **)tail = NULL;
-	l->count -= n;
+	SL_COUNTER_ADD(l->count, -n);
+	SL_COUNTER_ADD(c->nout[cls], n);
 	sl_mcache_give(c, ct, head, n);
 }
 
@@ -185,7 +194,7 @@ static void sl_mcache_unregister_locked(sl_mcache *c)
 		c->reg_next->reg_prev = c->reg_prev;
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 		sl_dead_nmalloc[cls] += SL_COUNTER_READ(c->nmalloc[cls]);
-		sl_dead_nfree[cls] += SL_COUNTER_READ(c->nfree[cls]);
+		sl_dead_nfree[cls] += sl_mcache_frees(c, cls);
 	}
 	sl_ncaches--;
 }
@@ -228,7 +237,7 @@ void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads)
 	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 			nmalloc[cls] += SL_COUNTER_READ(c->nmalloc[cls]);
-			nfree[cls] += SL_COUNTER_READ(c->nfree[cls]);
+			nfree[cls] += sl_mcache_frees(c, cls);
 		}
 	*threads = sl_ncaches;
 	pthread_mutex_unlock(&sl_caches_lock);

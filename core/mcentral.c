@@ -86,6 +86,7 @@ static sl_span *sl_mcentral_grow(sl_mcentral *c)
 	s->sizeclass = (uint8_t)c->sizeclass;
 	s->elemsize = c->elemsize;
 	s->nelems = c->nelems;
+	s->keyoff = SL_KEY_OFFSET(c->elemsize);
 	s->divmagic = UINT64_MAX / c->elemsize + 1;
 	s->freelist = NULL;
 	s->carve = s->base;
