@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -39,6 +40,10 @@ static long sl_option_parse(const char *env, const char *v, long def)
 	return x;
 }
 
+/* A duplicate of stderr taken at start-up, so the exit report survives programs that
+ * close stderr in their own atexit handlers (coreutils do). */
+static int sl_stats_fd = -1;
+
 /* Called once during initialisation; getenv does not allocate. */
 void sl_options_read(void)
 {
@@ -48,6 +53,8 @@ void sl_options_read(void)
 		sl_opt.field = sl_option_parse(env, v, (def));
 	SL_OPTIONS(SL_OPTION_READ)
 #undef SL_OPTION_READ
+	if (sl_opt.stats)
+		sl_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 }
 
 void spanlab_stats_get(spanlab_stats *out)
@@ -151,6 +158,11 @@ void spanlab_stats_print(FILE *out, int json)
 /* SPANLAB_STATS=1|text|json: print to stderr when the program exits. */
 __attribute__((destructor)) static void sl_stats_at_exit(void)
 {
-	if (sl_initialized() && sl_opt.stats)
-		spanlab_stats_print(stderr, sl_opt.stats == SL_STATS_JSON);
+	if (!sl_initialized() || !sl_opt.stats || sl_stats_fd < 0)
+		return;
+	FILE *out = fdopen(sl_stats_fd, "w");
+	if (out) {
+		spanlab_stats_print(out, sl_opt.stats == SL_STATS_JSON);
+		fclose(out);
+	}
 }
