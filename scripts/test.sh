@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: installs missing dependencies (apt), builds every variant
+# the suite covers (scripts/variants.sh) and runs the whole ctest suite.
+# Usage: scripts/test.sh [build-dir]        (default: build-test)
+# Environment: SPANLAB_VARIANTS="a;b" to test other variants, CTEST_ARGS for ctest
+# (e.g. CTEST_ARGS="-R engine"), JOBS for parallelism (default: nproc).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build-test}
+jobs=${JOBS:-$(nproc)}
+"$root/scripts/install-deps.sh"
+variants=${SPANLAB_VARIANTS:-$("$root/scripts/variants.sh" --cmake)}
+echo "test: variants: $variants"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPANLAB_VARIANTS="$variants"
+cmake --build "$build" -j "$jobs"
+# shellcheck disable=SC2086
+ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600 ${CTEST_ARGS:-}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Prints the variants the test suite covers, one per line: every size-class table with
+# mutex-flat, every central-sync policy and every NUMA policy with the go table, and
+# every front end with go-mutex-flat. Values come from the policy headers on disk.
+# Usage: scripts/variants.sh [--cmake]   (--cmake: one semicolon-separated line)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+stems() { for f in "$1"/*.h; do [ -e "$f" ] || continue; b=$(basename "$f" .h); case "$b" in numa|contract|common) ;; *) echo "$b";; esac; done; }
+{
+  for sc in $(stems "$root/policies/sizeclass"); do echo "$sc-mutex-flat"; done
+  for sy in $(stems "$root/policies/sync"); do echo "go-$sy-flat"; done
+  for nu in $(stems "$root/numa"); do echo "go-mutex-$nu"; done
+  if [ -d "$root/policies/frontend" ]; then
+    for fe in $(stems "$root/policies/frontend"); do [ "$fe" = freelist ] || echo "go-mutex-flat-$fe"; done
+  fi
+} | awk '!seen[$0]++' | { if [ "${1:-}" = "--cmake" ]; then paste -sd';'; else cat; fi; }
