@@ -5,6 +5,7 @@
 # Environment: SPANLAB_VARIANTS="a;b" to test other variants, CTEST_ARGS for ctest
 # (e.g. CTEST_ARGS="-R engine"), JOBS for parallelism (default: nproc).
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-test}
 jobs=${JOBS:-$(nproc)}

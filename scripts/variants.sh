@@ -4,6 +4,7 @@
 # every front end with go-mutex-flat. Values come from the policy headers on disk.
 # Usage: scripts/variants.sh [--cmake]   (--cmake: one semicolon-separated line)
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 stems() { for f in "$1"/*.h; do [ -e "$f" ] || continue; b=$(basename "$f" .h); case "$b" in numa|contract|common) ;; *) echo "$b";; esac; done; }
 {
