@@ -14,8 +14,9 @@
  *     checked before it is freed;
  *   - RSS readings and the single JSON result line (exit status 0 or 1).
  *
- * This code never allocates on the measured paths except where a workload
- * asks it to; the option table and the result line use static storage.
+ * The helpers never allocate inside the workloads' loops: the option table
+ * and the result line use static storage; only wl_run_threads (an array of
+ * thread ids) and wl_current_rss_kb (stdio) allocate, before or after them.
  */
 #ifndef WL_COMMON_H
 #define WL_COMMON_H
