@@ -169,15 +169,23 @@ def _tail(text, n=12):
 
 
 def _first_error(text):
-    """The most telling line of CMake/compiler output, for a one-line reason."""
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    """The most telling part of CMake/compiler output, as one line."""
+    lines = [l.rstrip() for l in text.splitlines() if l.strip()]
+    for l in lines:  # a compiler diagnostic: file:line:col: error: ...
+        if re.search(r"\berror:", l) and not l.startswith(("make", "gmake")):
+            return l.strip()[:300]
+    for i, l in enumerate(lines):  # CMake Error at file:line (command): message...
+        if l.startswith("CMake Error"):
+            more = []
+            for m in lines[i + 1:i + 6]:
+                if not m.startswith((" ", "\t")):
+                    break
+                more.append(m.strip())
+            return " ".join([l.strip()] + more)[:300]
     for l in lines:
-        if "error" in l.lower() and not l.startswith("make") and not l.startswith("gmake"):
-            return l[:300]
-    for l in lines:
-        if "CMake Error" in l or "Error" in l:
-            return l[:300]
-    return lines[-1][:300] if lines else "no output"
+        if "error" in l.lower():
+            return l.strip()[:300]
+    return lines[-1].strip()[:300] if lines else "no output"
 
 
 class Builder:
@@ -199,8 +207,9 @@ class Builder:
         return [x for x in v.split(";") if x]
 
     def _configure(self, variants):
-        argv = ["cmake", "-S", self.repo, "-B", self.build_dir,
-                "-DCMAKE_BUILD_TYPE=Release", f"-DSPANLAB_VARIANTS={';'.join(variants)}"]
+        argv = ["cmake", "-S", self.repo, "-B", self.build_dir, "-DCMAKE_BUILD_TYPE=Release"]
+        if variants:  # none wanted (baselines only): keep CMake's default list
+            argv.append(f"-DSPANLAB_VARIANTS={';'.join(variants)}")
         return self._run(argv)
 
     def ensure(self, variants, workloads, bin_dir):

@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import sys
+import tempfile
 import time
 
 from . import build, machine, results, run, spec as specmod
@@ -198,6 +199,7 @@ def cmd_run(a):
             {"utc": now, "hostname": machine.host_info()["hostname"], "cells_to_run": len(todo),
              "git": machine.git_info(REPO), "seed": seed})
     meta.update({
+        "build_errors": builder.failed,
         "spec": _spec_for_metadata(spec), "command": [PROG] + sys.argv[1:],
         "build_dir": build_dir, "build": machine.compiler_info(build_dir),
         "bin_dir": prog_dir, "variants": variants_meta,
@@ -209,6 +211,22 @@ def cmd_run(a):
     if not os.path.exists(os.path.join(folder, "spec.toml")):
         with open(os.path.join(folder, "spec.toml"), "w", encoding="utf-8") as f:
             f.write(spec["text"])
+
+    # Peak RSS needs a small parent process (see launch.c); compile it for this run.
+    tmpdir = tempfile.mkdtemp(prefix="spanlab-exp-")
+    cc = build.read_cache(build_dir).get("CMAKE_C_COMPILER")
+    launcher, why = run.build_launcher(tmpdir, [cc, shutil.which("cc"), shutil.which("gcc")])
+    if launcher is None:
+        log(f"warning: cannot compile the launcher ({why}); peak RSS of every cell will "
+            "include the runner's own (about tens of MiB)")
+    meta["measurement"] = {
+        "rusage": "wait4 in spanlab-exp-launch (scripts/spanlab_exp/launch.c), the "
+                  "workload's parent" if launcher else
+                  "wait4 in the Python runner; maxrss is max(runner, workload)",
+        "launcher_error": why,
+        "wall": "monotonic clock around the process, in the runner",
+    }
+    _write_json(os.path.join(folder, "metadata.json"), meta)
 
     appender = run.CsvAppender(csv_path)
     progress = run.Progress(len(todo))
@@ -237,12 +255,15 @@ def cmd_run(a):
                     row.update(status="skipped", note=f"{c['allocator']} not found (install "
                                f"{BASELINE_PACKAGES[c['allocator']]})")
                 lib = path or ""
-            if "status" not in row and not os.access(program, os.X_OK):
-                row.update(status="failed", note=builder.failed.get(
-                    "sl-" + w["name"], f"workload program {program} not found"))
+            if "status" not in row and "sl-" + w["name"] in builder.failed:
+                # Missing, or stale and the rebuild failed: an old binary would not
+                # match the recorded source revision.
+                row.update(status="failed", note=builder.failed["sl-" + w["name"]])
+            elif "status" not in row and not os.access(program, os.X_OK):
+                row.update(status="failed", note=f"workload program {program} not found")
             if "status" not in row:
                 env = run.cell_env(spec, w, lib, single_env)
-                fields, argv, r = run.execute_cell(c, program, lib, env)
+                fields, argv, r = run.execute_cell(c, program, lib, env, launcher)
                 row.update(fields)
                 if row["status"] != "ok":
                     os.makedirs(logs_dir, exist_ok=True)
@@ -265,6 +286,7 @@ def cmd_run(a):
     finally:
         progress.close()
         appender.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
     rows = run.read_rows(csv_path)
     keys = {c["key"] for c in cells}

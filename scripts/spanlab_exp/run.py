@@ -171,9 +171,54 @@ class Progress:
         self.stream.flush()
 
 
-def run_process(argv, env, timeout):
+LAUNCHER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.c")
+
+
+def build_launcher(folder, compilers):
+    """Compile launch.c into folder; return (path, None) or (None, reason)."""
+    exe = os.path.join(folder, "spanlab-exp-launch")
+    reason = "no C compiler found"
+    for cc in compilers:
+        if not cc:
+            continue
+        try:
+            r = subprocess.run([cc, "-O2", "-std=c11", "-o", exe, LAUNCHER_SOURCE],
+                               capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            reason = f"{cc}: {e}"
+            continue
+        if r.returncode == 0:
+            return exe, None
+        reason = f"{cc} failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}"
+    return None, reason
+
+
+def run_process(argv, env, timeout, launcher=None):
     """Run argv; return dict(exit_code, signal, timed_out, wall_s, user_s, sys_s,
-    maxrss_kb, stdout, stderr). Resource use comes from wait4 on the child."""
+    maxrss_kb, stdout, stderr). Resource use comes from wait4 on the workload: in
+    the launcher (see launch.c, why) when there is one, else here."""
+    report = None
+    if launcher:
+        fd, report = tempfile.mkstemp(prefix="spanlab-exp-ru-")
+        os.close(fd)
+        os.unlink(report)
+        argv = [launcher, report] + list(argv)
+    try:
+        r = _run_process(argv, env, timeout)
+        if report:
+            try:
+                with open(report) as f:
+                    u, s, m = f.read().split()
+                r.update(user_s=float(u), sys_s=float(s), maxrss_kb=int(m))
+            except (OSError, ValueError):
+                pass  # killed before it could report: keep the launcher's own figures
+    finally:
+        if report and os.path.exists(report):
+            os.unlink(report)
+    return r
+
+
+def _run_process(argv, env, timeout):
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -252,11 +297,11 @@ def cell_argv(program, workload, threads):
     return argv
 
 
-def execute_cell(cell, program, lib, env):
+def execute_cell(cell, program, lib, env, launcher=None):
     """Run one cell; return the CSV row fields it decides and the full output."""
     w = cell["workload"]
     argv = cell_argv(program, w, cell["threads"])
-    r = run_process(argv, env, w["timeout"])
+    r = run_process(argv, env, w["timeout"], launcher)
     result = machine.find_json_object(r["stdout"])
     row = {"exit_code": r["exit_code"], "wall_s": f"{r['wall_s']:.6f}",
            "user_s": f"{r['user_s']:.6f}", "sys_s": f"{r['sys_s']:.6f}",

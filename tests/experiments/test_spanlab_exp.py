@@ -92,6 +92,11 @@ def case_one_cell(tmp):
     check(float(row["ops_per_sec"]) > 0 and int(row["ops"]) > 0, "ops not parsed")
     check(int(row["maxrss_kb"]) > 0, "no peak RSS from wait4")
     check(float(row["wall_s"]) > 0 and row["user_s"] != "" and row["sys_s"] != "", "no times")
+    meta = json.load(open(os.path.join(out, "metadata.json")))
+    if meta["measurement"]["launcher_error"] is None:
+        # The fake workload is a small Python process (about 10 MiB); through the
+        # launcher its peak RSS must not include the runner's (see launch.c).
+        check(int(row["maxrss_kb"]) < 20000, f"peak RSS {row['maxrss_kb']} KiB looks inflated")
     check(json.loads(row["workload_json"])["workload"] == "fake", "workload JSON not kept")
     meta = json.load(open(os.path.join(out, "metadata.json")))
     for k in ("seed", "host", "git", "spec", "build", "baselines", "started_utc",
