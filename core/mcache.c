@@ -121,11 +121,27 @@ static void sl_mcache_give(sl_mcache *c, sl_mcentral *ct, void *head, uint32_t n
 	sl_mcentral_give_list(ct, head);
 }
 
+/* Refills between two checks of the thread's NUMA node (see sl_mcache_refill). */
+#define SL_MCACHE_NODE_CHECK 16
+
 /* Called with the class's list empty. Returns one object (the rest fill the list), or
  * NULL when memory is exhausted. Slow start: each refill raises the list's flush
- * threshold by one batch, up to the class's cap. */
+ * threshold by one batch, up to the class's cap.
+ * With several NUMA heaps, every SL_MCACHE_NODE_CHECK-th refill asks the NUMA policy
+ * where the thread runs now (a cheap table lookup); a thread that moved to another
+ * node first gives every cached object back to its old heap (a cache holds objects of
+ * its own heap only), then serves from the new one. The refill count lives in the
+ * list of class 0, which no object uses. */
 void *sl_mcache_refill(sl_mcache *c, uint32_t cls)
 {
+	if (SL_NUMA_MAX_NODES > 1 && sl_nheaps > 1 && ++c->lists[0].max >= SL_MCACHE_NODE_CHECK) {
+		c->lists[0].max = 0;
+		sl_mheap *h = &sl_heaps[sl_numa_current_node() % sl_nheaps];
+		if (h != c->heap) {
+			sl_mcache_flush_all(c);
+			c->heap = h;
+		}
+	}
 	sl_freelist *l = &c->lists[cls];
 	sl_mcentral *ct = &c->heap->central[cls];
 	void *head;
