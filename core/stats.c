@@ -57,6 +57,8 @@ void sl_options_read(void)
 		sl_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 }
 
+_Static_assert(SL_NUMA_MAX_NODES <= SPANLAB_MAX_NODES, "public stats hold every mheap");
+
 void spanlab_stats_get(spanlab_stats *out)
 {
 	sl_ensure_init();
@@ -71,6 +73,7 @@ void spanlab_stats_get(spanlab_stats *out)
 			sl_mcentral *ct = &sl_heaps[i].central[c];
 			sl_sync_lock(&ct->lock);
 			spans[c] += ct->nspans;
+			out->node[i].spans += ct->nspans;
 			span_obj_bytes += ct->nspans * ct->nelems * (uint64_t)ct->elemsize;
 			for (sl_span *s = ct->partial; s; s = s->next)
 				span_free_bytes += (uint64_t)s->nfree * ct->elemsize;
@@ -92,9 +95,19 @@ void spanlab_stats_get(spanlab_stats *out)
 		out->frees += nfree[c];
 	}
 	pthread_mutex_unlock(&lock);
+	out->nodes = sl_nheaps;
 	for (unsigned i = 0; i < sl_nheaps; i++) {
 		sl_mheap *h = &sl_heaps[i];
+		spanlab_node_stats *ns = &out->node[i];
 		pthread_mutex_lock(&h->lock);
+		ns->heap_sys = h->pages_sys << SL_PAGE_SHIFT;
+		ns->heap_inuse = h->pages_inuse << SL_PAGE_SHIFT;
+		ns->heap_idle = h->pages_free << SL_PAGE_SHIFT;
+		ns->heap_released = h->pages_released << SL_PAGE_SHIFT;
+		ns->large_mallocs = h->large_mallocs;
+		ns->large_frees = h->large_frees;
+		ns->large_alloc = h->large_bytes;
+		ns->remote_frees = __atomic_load_n(&h->remote_frees, __ATOMIC_RELAXED);
 		out->heap_sys += h->pages_sys << SL_PAGE_SHIFT;
 		out->heap_inuse += h->pages_inuse << SL_PAGE_SHIFT;
 		out->heap_idle += h->pages_free << SL_PAGE_SHIFT;
@@ -127,6 +140,9 @@ void spanlab_stats_print(FILE *out, int json)
 	X(sys) X(heap_sys) X(heap_alloc) X(heap_inuse) X(heap_idle) X(heap_released)           \
 	X(heap_objects) X(mallocs) X(frees) X(large_mallocs) X(large_frees) X(large_alloc)      \
 	X(cached_bytes) X(metadata_sys) X(scavenged) X(scavenge_runs) X(threads)
+#define SL_NODE_STATS_FIELDS(X)                                                               \
+	X(heap_sys) X(heap_inuse) X(heap_idle) X(heap_released) X(spans) X(large_mallocs)      \
+	X(large_frees) X(large_alloc) X(remote_frees)
 	if (json) {
 		fprintf(out, "{\"variant\":\"%s\"", spanlab_variant());
 #define SL_STATS_JSON_FIELD(f) fprintf(out, ",\"" #f "\":%" PRIu64, st.f);
@@ -137,6 +153,14 @@ void spanlab_stats_print(FILE *out, int json)
 			fprintf(out, "%s{\"class\":%" PRIu64 ",\"size\":%" PRIu64 ",\"mallocs\":%" PRIu64
 				     ",\"frees\":%" PRIu64 ",\"spans\":%" PRIu64 ",\"span_pages\":%" PRIu64 "}",
 				c > 1 ? "," : "", c, cs->size, cs->mallocs, cs->frees, cs->spans, cs->span_pages);
+		}
+		fprintf(out, "],\"nodes\":%" PRIu64 ",\"node\":[", st.nodes);
+		for (uint64_t i = 0; i < st.nodes; i++) {
+			const spanlab_node_stats *ns = &st.node[i];
+			fprintf(out, "%s{\"node\":%" PRIu64, i ? "," : "", i);
+#define SL_NODE_JSON_FIELD(f) fprintf(out, ",\"" #f "\":%" PRIu64, ns->f);
+			SL_NODE_STATS_FIELDS(SL_NODE_JSON_FIELD)
+			fprintf(out, "}");
 		}
 		fprintf(out, "]}\n");
 	} else {
@@ -150,6 +174,17 @@ void spanlab_stats_print(FILE *out, int json)
 				continue;
 			fprintf(out, "  %5" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %10" PRIu64 " %6" PRIu64 "\n", c,
 				cs->size, cs->mallocs, cs->frees, cs->spans, cs->span_pages);
+		}
+		fprintf(out, "  nodes %" PRIu64 "\n  %4s", st.nodes, "node");
+#define SL_NODE_TEXT_HEAD(f) fprintf(out, " %14s", #f);
+		SL_NODE_STATS_FIELDS(SL_NODE_TEXT_HEAD)
+		fprintf(out, "\n");
+		for (uint64_t i = 0; i < st.nodes; i++) {
+			const spanlab_node_stats *ns = &st.node[i];
+			fprintf(out, "  %4" PRIu64, i);
+#define SL_NODE_TEXT_FIELD(f) fprintf(out, " %14" PRIu64, ns->f);
+			SL_NODE_STATS_FIELDS(SL_NODE_TEXT_FIELD)
+			fprintf(out, "\n");
 		}
 	}
 	fflush(out);

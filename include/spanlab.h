@@ -64,6 +64,23 @@ typedef struct spanlab_class_stats {
 	uint64_t span_pages; /* pages per span */
 } spanlab_class_stats;
 
+#define SPANLAB_MAX_NODES 64
+
+/* One mheap's figures. NUMA policy `node` runs one mheap per NUMA node (index = hwloc's
+ * logical node index); `flat` runs one. Sums over the nodes give the heap_* and large_*
+ * figures of spanlab_stats. */
+typedef struct spanlab_node_stats {
+	uint64_t heap_sys;	/* bytes of heap memory made usable for this node */
+	uint64_t heap_inuse;	/* bytes in its in-use spans (small and large) */
+	uint64_t heap_idle;	/* bytes in its free spans (including released) */
+	uint64_t heap_released; /* bytes of its free spans returned to the OS */
+	uint64_t spans;		/* its small-object spans in use */
+	uint64_t large_mallocs; /* cumulative large allocations from this node */
+	uint64_t large_frees;
+	uint64_t large_alloc;	/* bytes in its large objects the program holds */
+	uint64_t remote_frees;	/* cumulative small objects freed to it by threads of other nodes */
+} spanlab_node_stats;
+
 /* Go-MemStats-like figures. Byte counts are exact at a quiescent point; while other
  * threads run they are a consistent-enough snapshot (per-thread counters are summed). */
 typedef struct spanlab_stats {
@@ -86,6 +103,8 @@ typedef struct spanlab_stats {
 	uint64_t threads;	/* live thread caches */
 	uint64_t nclasses;	/* entries used in classes[] */
 	spanlab_class_stats classes[SPANLAB_MAX_CLASSES]; /* index = size class; [0] unused */
+	uint64_t nodes;		/* entries used in node[]: the mheaps (NUMA nodes) in use */
+	spanlab_node_stats node[SPANLAB_MAX_NODES];
 } spanlab_stats;
 
 /* Fills *out. Safe to call from any thread at any time. */
