@@ -11,6 +11,10 @@
 #include "flat.h"
 #define SL_NUMA_IMPL flat
 #define SL_NUMA_NAME "flat"
+#elif defined(SPANLAB_NUMA_NODE)
+#include "node.h"
+#define SL_NUMA_IMPL node
+#define SL_NUMA_NAME "node"
 #else
 #error "no NUMA policy selected: define SPANLAB_NUMA_<IMPL> (see numa/README.md)"
 #endif
