@@ -87,7 +87,7 @@ static unsigned long long tree_size(int depth)
 }
 
 struct worker {
-	int id;
+	WL_LINE_ALIGNED int id;
 	unsigned long long ops;
 	bool ok;
 };
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	struct worker *w = calloc((size_t)c.threads, sizeof *w);
+	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
 	struct node *long_lived = build((int)max_depth);
 	if (!w || !long_lived) {
 		fprintf(stderr, "sl-bintree: out of memory\n");
@@ -179,6 +179,6 @@ int main(int argc, char **argv)
 			     n, tree_size((int)max_depth));
 	else
 		destroy(long_lived, (int)max_depth);
-	free(w);
+	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

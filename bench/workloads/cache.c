@@ -36,7 +36,7 @@
 static long long size = 8, writes = 1000;
 
 struct worker {
-	int id;
+	WL_LINE_ALIGNED int id;
 	void *handed;		/* scratch: the main thread's object to free */
 	unsigned long long ops;
 	bool ok;
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 	wl_parse(argc, argv, WL_NAME, about, &c, opts,
 		 sizeof opts / sizeof opts[0]);
 
-	struct worker *w = calloc((size_t)c.threads, sizeof *w);
+	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
 	if (!w) {
 		fprintf(stderr, "sl-" WL_NAME ": out of memory\n");
 		return 1;
@@ -121,6 +121,6 @@ int main(int argc, char **argv)
 		ok = ok && w[i].ok;
 		ops += w[i].ops;
 	}
-	free(w);
+	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

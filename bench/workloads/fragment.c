@@ -56,7 +56,7 @@ struct objs {
 };
 
 struct worker {
-	int id;
+	WL_LINE_ALIGNED int id;
 	uint64_t rng;
 	struct objs grown, regrown;
 	unsigned long long allocs, frees;
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 	}
 
 	nthreads = c.threads;
-	workers = calloc((size_t)nthreads, sizeof *workers);
+	workers = wl_calloc_lines((size_t)nthreads, sizeof *workers);
 	if (!workers) {
 		fprintf(stderr, "sl-fragment: out of memory\n");
 		return 1;
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 		ok = wl_fail("%llu objects allocated, %llu freed (key sums %s)",
 			     allocs, frees,
 			     alloc_keys == free_keys ? "match" : "differ");
-	free(workers);
+	wl_free_lines(workers);
 	pthread_barrier_destroy(&barrier);
 
 	char extra[256];

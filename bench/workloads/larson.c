@@ -33,7 +33,7 @@ static _Atomic(void *) *slots;
 static size_t nslots;
 
 struct worker {
-	int id;
+	WL_LINE_ALIGNED int id;
 	uint64_t rng;
 	unsigned long long allocs, frees;
 	uint64_t alloc_keys, free_keys;	/* sums of the keys */
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 
 	nslots = (size_t)(objects * c.threads);
 	slots = calloc(nslots, sizeof *slots);
-	struct worker *w = calloc((size_t)c.threads, sizeof *w);
+	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
 	if (!slots || !w) {
 		fprintf(stderr, "sl-larson: out of memory\n");
 		return 1;
@@ -179,6 +179,6 @@ int main(int argc, char **argv)
 				     "differ");
 	}
 	free(slots);
-	free(w);
+	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

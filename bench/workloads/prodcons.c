@@ -38,7 +38,7 @@
 static long long min_size = 16, max_size = 256, batch = 64, qcap = 4096;
 
 struct queue {
-	pthread_mutex_t lock;
+	WL_LINE_ALIGNED pthread_mutex_t lock;
 	pthread_cond_t not_empty, not_full;
 	void **ring;		/* qcap slots; guarded by lock */
 	size_t head, count;	/* guarded by lock */
@@ -53,7 +53,7 @@ static int producers_done;
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct worker {
-	int id;			/* producer or consumer index */
+	WL_LINE_ALIGNED int id;			/* producer or consumer index */
 	uint64_t rng;
 	unsigned long long count;
 	uint64_t keysum;
@@ -236,8 +236,8 @@ int main(int argc, char **argv)
 	nproducers = single ? 1 : (int)(c.threads / 2);
 	nconsumers = single ? 1 : (int)c.threads - nproducers;
 	int nroles = nproducers + nconsumers;
-	queues = calloc((size_t)nconsumers, sizeof *queues);
-	struct role *roles = calloc((size_t)nroles, sizeof *roles);
+	queues = wl_calloc_lines((size_t)nconsumers, sizeof *queues);
+	struct role *roles = wl_calloc_lines((size_t)nroles, sizeof *roles);
 	if (!queues || !roles)
 		goto oom;
 	for (int i = 0; i < nconsumers; i++) {
@@ -288,8 +288,8 @@ int main(int argc, char **argv)
 			     made_sum == freed_sum ? "match" : "differ");
 	for (int i = 0; i < nconsumers; i++)
 		free(queues[i].ring);
-	free(queues);
-	free(roles);
+	wl_free_lines(queues);
+	wl_free_lines(roles);
 	wl_report(freed, seconds, ok, NULL);
 oom:
 	fprintf(stderr, "sl-prodcons: out of memory\n");

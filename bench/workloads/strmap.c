@@ -44,7 +44,7 @@ struct entry {
 };
 
 struct worker {
-	int id;
+	WL_LINE_ALIGNED int id;
 	uint64_t rng;
 	struct entry **buckets;
 	size_t nbuckets, size;
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 		 "small nodes,\ninserted, updated and deleted at random; one "
 		 "map per thread.", &c, opts, sizeof opts / sizeof opts[0]);
 
-	struct worker *w = calloc((size_t)c.threads, sizeof *w);
+	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
 	if (!w) {
 		fprintf(stderr, "sl-strmap: out of memory\n");
 		return 1;
@@ -232,6 +232,6 @@ int main(int argc, char **argv)
 		ok = check_and_free(&w[i]) && ok;
 		ops += w[i].ops;
 	}
-	free(w);
+	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

@@ -23,7 +23,7 @@
 static long long size = 8, objects = 30000;
 
 struct worker {
-	int id;
+	WL_LINE_ALIGNED int id;
 	size_t batch;
 	void **ptrs;
 	unsigned long long ops;
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 		 "objects,\nthen frees them all, over and over.", &c, opts,
 		 sizeof opts / sizeof opts[0]);
 
-	struct worker *w = calloc((size_t)c.threads, sizeof *w);
+	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
 	if (!w) {
 		fprintf(stderr, "sl-threadtest: out of memory\n");
 		return 1;
@@ -105,6 +105,6 @@ int main(int argc, char **argv)
 		ops += w[i].ops;
 		free(w[i].ptrs);
 	}
-	free(w);
+	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

@@ -178,6 +178,30 @@ void wl_run_threads(long long n, void *(*fn)(void *), void *arg_base,
 	free(tids);
 }
 
+void *wl_calloc_lines(size_t n, size_t size)
+{
+	/* Room to round up, and for the base pointer just below the result. */
+	size_t extra = WL_CACHE_LINE + sizeof(void *);
+	if (size && n > (SIZE_MAX - extra) / size)
+		goto oom;
+	char *base = calloc(1, n * size + extra);
+	if (!base)
+		goto oom;
+	uintptr_t at = ((uintptr_t)base + sizeof(void *) + WL_CACHE_LINE - 1) &
+		       ~(uintptr_t)(WL_CACHE_LINE - 1);
+	((void **)at)[-1] = base;
+	return (void *)at;
+oom:
+	fprintf(stderr, "sl-%s: out of memory\n", wl_workload);
+	exit(1);
+}
+
+void wl_free_lines(void *p)
+{
+	if (p)
+		free(((void **)p)[-1]);
+}
+
 long long wl_peak_rss_kb(void)
 {
 	struct rusage ru;

@@ -81,6 +81,22 @@ static inline bool wl_should_stop(void)
 void wl_run_threads(long long n, void *(*fn)(void *), void *arg_base,
 		    size_t arg_size);
 
+/* ---- per-thread state ------------------------------------------------- */
+
+/*
+ * Per-thread state that a thread updates in its loop must not share a cache
+ * line with another thread's, or the benchmark measures its own false
+ * sharing.  Worker structs start with a WL_LINE_ALIGNED member (so their
+ * size is a multiple of the line) and arrays of them come from
+ * wl_calloc_lines, which aligns the array to the line (calloc alone
+ * guarantees only 16 bytes).  Free with wl_free_lines.
+ */
+#define WL_CACHE_LINE 64
+#define WL_LINE_ALIGNED _Alignas(WL_CACHE_LINE)
+
+void *wl_calloc_lines(size_t n, size_t size);	/* exits 1 if out of memory */
+void wl_free_lines(void *p);
+
 /* ---- random numbers ---------------------------------------------------- */
 
 static inline uint64_t wl_mix64(uint64_t z)
