@@ -1,0 +1,85 @@
+/*
+ * Checks that a built variant really serves its size-class table: compiled once per
+ * variant in SPANLAB_VARIANT_LIST by tests/sizeclass/CMakeLists.txt, linked with the
+ * variant's static library (prefixed API) and given its table header
+ * (-DSL_TABLE=<sizeclass> -DSL_TABLE_HEADER="sizeclass/<sizeclass>.h").
+ *
+ * - spanlab_size_classes() returns exactly the table's class sizes;
+ * - every request size 1 .. max_small gets a block whose usable size is the size of
+ *   the class the table's lookup picks, aligned to min(16, the class size's low bit);
+ * - requests just above max_small are served (as page runs) with enough room.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include SL_TABLE_HEADER
+#include "policy_util.h"
+#include "spanlab.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define NAME(suffix) SL_POLICY_NAME(sl_sc_, SL_TABLE, suffix)
+
+static int failures;
+
+#define CHECK(cond, ...)                                                             \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			if (failures < 20) {                                         \
+				fprintf(stderr, "%s: FAIL %s: ", spanlab_variant(), #cond); \
+				fprintf(stderr, __VA_ARGS__);                        \
+				fputc('\n', stderr);                                 \
+			}                                                            \
+			failures++;                                                  \
+		}                                                                    \
+	} while (0)
+
+int main(void)
+{
+	const uint32_t n = NAME(_num_classes);
+	const size_t max_small = NAME(_max_small);
+	size_t sizes[SPANLAB_MAX_CLASSES];
+
+	CHECK(strncmp(spanlab_variant(), STR(SL_TABLE) "-", strlen(STR(SL_TABLE)) + 1) == 0,
+	      "variant %s does not use table %s", spanlab_variant(), STR(SL_TABLE));
+	size_t got = spanlab_size_classes(sizes, SPANLAB_MAX_CLASSES);
+	CHECK(got == n - 1, "spanlab_size_classes() = %zu, table has %u", got, n - 1);
+	for (uint32_t c = 1; c < n && c - 1 < got; c++)
+		CHECK(sizes[c - 1] == NAME(_class_size)[c], "class %u: %zu != %u", c, sizes[c - 1],
+		      NAME(_class_size)[c]);
+
+	for (size_t s = 1; s <= max_small; s++) {
+		uint32_t want = NAME(_class_size)[NAME(_size_to_class)(s)];
+		uintptr_t align = want & -want;
+		if (align > 16)
+			align = 16;
+		char *p = spanlab_malloc(s);
+		CHECK(p != NULL, "malloc(%zu) failed", s);
+		if (!p)
+			break;
+		size_t usable = spanlab_malloc_usable_size(p);
+		CHECK(usable == want, "malloc(%zu): usable %zu, class size %u", s, usable, want);
+		CHECK(((uintptr_t)p & (align - 1)) == 0, "malloc(%zu) = %p not %zu-aligned", s,
+		      (void *)p, (size_t)align);
+		p[0] = 1;
+		p[s - 1] = 2;
+		spanlab_free(p);
+	}
+	for (size_t s = max_small + 1; s <= max_small + 3 * 8192; s += 4095) {
+		char *p = spanlab_malloc(s);
+		CHECK(p != NULL && spanlab_malloc_usable_size(p) >= s, "large malloc(%zu)", s);
+		if (p) {
+			p[s - 1] = 3;
+			spanlab_free(p);
+		}
+	}
+
+	if (failures) {
+		fprintf(stderr, "%s: %d failures\n", spanlab_variant(), failures);
+		return 1;
+	}
+	printf("%s: serves table %s (%u classes, max_small %zu): ok\n", spanlab_variant(),
+	       STR(SL_TABLE), n - 1, max_small);
+	return 0;
+}
