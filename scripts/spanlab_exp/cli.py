@@ -7,6 +7,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -435,8 +436,17 @@ def parser():
     return p
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
+    # Ctrl-C, and SIGTERM (kill, a batch system's time limit) stop a run cleanly: the
+    # cell in progress is killed, finished cells stay recorded, --resume continues.
+    # (Set explicitly: a shell starts background jobs with SIGINT ignored.)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
     except (UsageError, specmod.SpecError, results.ResultsError, ValueError, OSError) as e:

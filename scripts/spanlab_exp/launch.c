@@ -9,7 +9,8 @@
  * launcher is a small C program: the workload is forked from it, so its peak RSS
  * starts near zero, and wait4 here sees the workload alone. After the workload
  * ends the launcher writes "user_s sys_s maxrss_kb" to REPORT_FILE and exits
- * with the workload's exit status, or dies of the workload's signal.
+ * with the workload's exit status, or dies of the workload's signal. Both the
+ * launcher and the workload are killed if their parent dies (PR_SET_PDEATHSIG).
  *
  * scripts/spanlab-exp compiles this file with the C compiler at the start of a
  * run (into a temporary folder) and falls back to direct wait4 if it cannot.
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -30,12 +32,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: spanlab-exp-launch REPORT_FILE PROGRAM [ARG]...\n");
 		return 125;
 	}
+	/* If the runner is killed outright (SIGKILL, a lost ssh session), take the
+	 * workload down too rather than leave it running unobserved. */
+	pid_t runner = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != runner)
+		return 125;
+	pid_t launcher = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("spanlab-exp-launch: fork");
 		return 125;
 	}
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != launcher)
+			_exit(125);
 		execv(argv[2], argv + 2);
 		fprintf(stderr, "spanlab-exp-launch: cannot run %s: %s\n", argv[2],
 			strerror(errno));
