@@ -27,6 +27,8 @@
  * is false for synthetic and XML topologies unless HWLOC_THISSYSTEM=1): node numbers
  * of a made-up topology mean nothing to the kernel. Either case, and every failed
  * mbind, is reported once with SPANLAB_VERBOSE=1; the memory stays unbound and usable.
+ * Arenas reserved while hwloc runs (its own allocations) are recorded and bound when
+ * the topology is known; pages already touched by then stay where they are.
  */
 #define _GNU_SOURCE
 
@@ -67,6 +69,19 @@ static int sl_numa_node_os_index[SPANLAB_NUMA_NODE_MAX_NODES]; /* heap -> OS nod
 static unsigned sl_numa_node_count = 1;			     /* heaps in use */
 static bool sl_numa_node_can_bind;
 static atomic_flag sl_numa_node_bind_reported = ATOMIC_FLAG_INIT;
+
+/* Arenas reserved before the topology is known (hwloc's own allocations during init):
+ * bound when init ends. Engine's initialisation lock. */
+#define SL_NUMA_NODE_EARLY 8
+static struct {
+	void *addr;
+	size_t len;
+	unsigned node;
+} sl_numa_node_early[SL_NUMA_NODE_EARLY];
+static unsigned sl_numa_node_nearly;
+static bool sl_numa_node_ready;
+
+static void sl_numa_node_mbind(void *addr, size_t len, unsigned node);
 
 /* Maps a CPU number to its heap during init, or heap 0. */
 static unsigned sl_numa_node_heap_of_cpu(long cpu)
@@ -153,6 +168,9 @@ unsigned sl_numa_node_init(void)
 		   : heaps == 1	     ? "not bound (one node)"
 				     : "not bound: the topology is not this machine's (synthetic or XML; "
 				       "HWLOC_THISSYSTEM=1 asserts it is)");
+	sl_numa_node_ready = true;
+	for (unsigned i = 0; i < sl_numa_node_nearly; i++)
+		sl_numa_node_mbind(sl_numa_node_early[i].addr, sl_numa_node_early[i].len, sl_numa_node_early[i].node);
 	return heaps;
 }
 
@@ -165,6 +183,16 @@ static void sl_numa_node_report(void *addr, size_t len, unsigned node, int os, c
 }
 
 void sl_numa_node_bind(void *addr, size_t len, unsigned node)
+{
+	if (!sl_numa_node_ready) {
+		if (sl_numa_node_nearly < SL_NUMA_NODE_EARLY)
+			sl_numa_node_early[sl_numa_node_nearly++] = (__typeof__(sl_numa_node_early[0])){addr, len, node};
+		return;
+	}
+	sl_numa_node_mbind(addr, len, node);
+}
+
+static void sl_numa_node_mbind(void *addr, size_t len, unsigned node)
 {
 	if (!sl_numa_node_can_bind || node >= sl_numa_node_count)
 		return;
