@@ -275,8 +275,8 @@ def cmd_run(a):
                         f.write(r["stdout"][-20000:] + "\n--- stderr\n" + r["stderr"][-20000:])
             if row["status"] != "ok":
                 # A cell that could not start (unbuilt variant, missing baseline) shares
-                # its reason with many others: say it once per allocator and workload.
-                said = (row["allocator"], w["name"], row["note"])
+                # its reason with many others: say each reason once.
+                said = row["note"]
                 if "exit_code" in row or said not in announced:
                     announced.add(said)
                     progress.message(f"{row['status']}: {run.describe(c)}: {row.get('note', '')}")
@@ -347,16 +347,22 @@ def cmd_merge(a):
 
 def cmd_list(a):
     build_dir = os.path.abspath(a.build_dir or os.path.join(REPO, "build"))
+    values = build.policy_values(REPO)
     print("experiments (experiments/*.toml):")
     for p in sorted(glob.glob(os.path.join(REPO, "experiments", "*.toml"))):
         rel = os.path.relpath(p, REPO)
         try:
             s = specmod.load(p)
-            n = len(run.all_cells(s))
-            print(f"  {rel}: {s['name']}: {n} cells; {s['description'].splitlines()[0] if s['description'] else ''}")
         except specmod.SpecError as e:
             print(f"  {rel}: INVALID: {e}")
-    values = build.policy_values(REPO)
+            continue
+        n = len(run.all_cells(s))
+        print(f"  {rel}: {s['name']}: {n} cells; {s['description'].splitlines()[0] if s['description'] else ''}")
+        for v in s["variants"]:
+            reason = build.check_variant(REPO, v, values)
+            state = ("built" if os.path.exists(build.lib_path(build_dir, v)) else "buildable") \
+                if reason is None else f"NOT BUILDABLE: {reason}"
+            print(f"      variant {v}: {state}")
     print("policies (variant = <sizeclass>-<sync>-<numa>[-<frontend>]):")
     for axis in ("sizeclass", "sync", "numa", "frontend"):
         vals = values[axis]
