@@ -3,7 +3,9 @@
 
 Each allocator is selected with LD_PRELOAD (glibc: none). Runs are interleaved
 (repetition 1 of every allocator, then repetition 2, ...) so drift in machine load
-spreads over all of them. Reports the median ns per malloc+free pair, the spread
+spreads over all of them. Times are CPU time of the process by default (steadier when
+other programs share the machine; --wall for wall-clock time). Reports the median ns per
+malloc+free pair, the spread
 (min-max), and the ratios of glibc's and mimalloc's medians to each allocator's
 (> 1: faster than glibc / mimalloc).
 
@@ -26,7 +28,7 @@ BASELINES = [
 ]
 
 
-def run_once(binary, preload, iters, live):
+def run_once(binary, preload, iters, live, key):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if preload:
@@ -35,7 +37,7 @@ def run_once(binary, preload, iters, live):
                          capture_output=True, text=True).stdout
     for line in out.splitlines():
         if line.startswith("{"):
-            return json.loads(line)["ns_per_pair"]
+            return json.loads(line)[key]
     raise RuntimeError(f"no JSON line from {binary} (LD_PRELOAD={preload}): {out!r}")
 
 
@@ -47,6 +49,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5, help="repetitions per allocator (default: 5)")
     ap.add_argument("--iters", type=int, default=20_000_000, help="pairs per run (default: 20000000)")
     ap.add_argument("--live", type=int, default=1024, help="objects in the ring (default: 1024)")
+    ap.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")
     ap.add_argument("--json", action="store_true", help="also print every raw result as JSON")
     args = ap.parse_args()
 
@@ -65,16 +68,18 @@ def main():
         else:
             print(f"fastpath_compare: skipping {name}: {lib} not installed", file=sys.stderr)
 
+    key = "ns_per_pair" if args.wall else "cpu_ns_per_pair"
     raw = {name: [] for name, _ in allocators}
     for rep in range(args.reps):
         for name, lib in allocators:
-            raw[name].append(run_once(binary, lib, args.iters, args.live))
+            raw[name].append(run_once(binary, lib, args.iters, args.live, key))
         print(f"repetition {rep + 1}/{args.reps} done", file=sys.stderr)
 
     med = {name: statistics.median(v) for name, v in raw.items()}
     glibc, mimalloc = med.get("glibc"), med.get("mimalloc")
     print(f"sl-fastpath: {args.iters} malloc+free pairs, ring of {args.live} objects of 16..512 B, "
-          f"{args.reps} interleaved repetitions\n")
+          f"{args.reps} interleaved repetitions, {'wall-clock' if args.wall else 'CPU'} time, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
     print("| allocator | median ns/pair | min - max | glibc / this | mimalloc / this |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, _ in allocators:
