@@ -149,18 +149,19 @@ struct sl_mheap {
 
 /* ---- mcache (one per thread) ---- */
 typedef struct sl_freelist {
-	void *head;	/* objects linked through word 0 */
-	uint32_t count; /* objects on the list (relaxed stores: statistics read it) */
-	uint32_t max;	/* flush above this; grows on refill up to the class's cap */
+	void *head;	  /* objects linked through word 0 */
+	uint32_t count;	  /* objects on the list (relaxed stores: statistics read it) */
+	uint32_t max;	  /* flush above this; grows on refill up to the class's cap */
+	uint64_t nmalloc; /* objects handed to the program (statistics) */
+	uint64_t unused;  /* pads the entry to 32 bytes: two per cache line */
 } sl_freelist;
 
 struct sl_mcache {
 	sl_freelist lists[SL_NUM_CLASSES]; /* owner thread only */
 	/* Statistics: written by the owner only (SL_COUNTER_ADD), read by anyone. The free
-	 * fast path counts nothing: objects the thread freed = nmalloc + nout + count - nin
-	 * (what came in from mcentral or from the program went out to one or the other,
-	 * or is still on the list). */
-	uint64_t nmalloc[SL_NUM_CLASSES]; /* objects handed to the program */
+	 * fast path counts nothing: objects the thread freed = lists[].nmalloc + nout +
+	 * count - nin (what came in from mcentral or from the program went out to one or
+	 * the other, or is still on the list). */
 	uint64_t nin[SL_NUM_CLASSES];	  /* objects received from mcentral */
 	uint64_t nout[SL_NUM_CLASSES];	  /* objects given to mcentral */
 	sl_mheap *heap;	    /* the heap this thread allocates from */

@@ -262,7 +262,7 @@ static SL_NOINLINE void *sl_alloc_small_slow(uint32_t cls)
 	if (c) {
 		p = sl_mcache_refill(c, cls);
 		if (SL_LIKELY(p != NULL))
-			SL_COUNTER_ADD(c->nmalloc[cls], 1);
+			SL_COUNTER_ADD(c->lists[cls].nmalloc, 1);
 	} else {
 		/* Uncached: initialising, or the thread's cache is gone (thread exit). */
 		void *head = NULL;
@@ -292,7 +292,7 @@ static inline void *sl_alloc_small(uint32_t cls)
 			l->head = p[0];
 			SL_COUNTER_ADD(l->count, -1);
 			p[SL_KEY_SLOT(cls)] = NULL;
-			SL_COUNTER_ADD(c->nmalloc[cls], 1);
+			SL_COUNTER_ADD(c->lists[cls].nmalloc, 1);
 			return p;
 		}
 	}
@@ -407,11 +407,12 @@ static inline void sl_free(void *p)
 		void **key = (void **)((char *)p + s->keyoff);
 		if (SL_LIKELY(exact && *key != (void *)sl_free_key)) {
 			sl_freelist *l = &c->lists[s->sizeclass];
+			uint32_t n = l->count + 1;
 			*key = (void *)sl_free_key;
 			*(void **)p = l->head;
 			l->head = p;
-			SL_COUNTER_ADD(l->count, 1);
-			if (SL_UNLIKELY(l->count > l->max))
+			__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
+			if (SL_UNLIKELY(n > l->max))
 				sl_mcache_flush(c, s->sizeclass);
 			return;
 		}

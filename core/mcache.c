@@ -32,7 +32,7 @@ static uint64_t sl_dead_nmalloc[SL_NUM_CLASSES], sl_dead_nfree[SL_NUM_CLASSES];
 /* Objects the program freed into cache c (see struct sl_mcache). */
 static uint64_t sl_mcache_frees(sl_mcache *c, uint32_t cls)
 {
-	return SL_COUNTER_READ(c->nmalloc[cls]) + SL_COUNTER_READ(c->nout[cls]) +
+	return SL_COUNTER_READ(c->lists[cls].nmalloc) + SL_COUNTER_READ(c->nout[cls]) +
 	       SL_COUNTER_READ(c->lists[cls].count) - SL_COUNTER_READ(c->nin[cls]);
 }
 
@@ -209,7 +209,7 @@ static void sl_mcache_unregister_locked(sl_mcache *c)
 	if (c->reg_next)
 		c->reg_next->reg_prev = c->reg_prev;
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-		sl_dead_nmalloc[cls] += SL_COUNTER_READ(c->nmalloc[cls]);
+		sl_dead_nmalloc[cls] += SL_COUNTER_READ(c->lists[cls].nmalloc);
 		sl_dead_nfree[cls] += sl_mcache_frees(c, cls);
 	}
 	sl_ncaches--;
@@ -252,7 +252,7 @@ void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads)
 	}
 	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-			nmalloc[cls] += SL_COUNTER_READ(c->nmalloc[cls]);
+			nmalloc[cls] += SL_COUNTER_READ(c->lists[cls].nmalloc);
 			nfree[cls] += sl_mcache_frees(c, cls);
 		}
 	*threads = sl_ncaches;
