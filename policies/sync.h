@@ -11,6 +11,18 @@
 #include "sync/mutex.h"
 #define SL_SYNC_IMPL mutex
 #define SL_SYNC_NAME "mutex"
+#elif defined(SPANLAB_SYNC_SPIN)
+#include "sync/spin.h"
+#define SL_SYNC_IMPL spin
+#define SL_SYNC_NAME "spin"
+#elif defined(SPANLAB_SYNC_LOCKFREE)
+#include "sync/lockfree.h"
+#define SL_SYNC_IMPL lockfree
+#define SL_SYNC_NAME "lockfree"
+#elif defined(SPANLAB_SYNC_RCU)
+#include "sync/rcu.h"
+#define SL_SYNC_IMPL rcu
+#define SL_SYNC_NAME "rcu"
 #else
 #error "no central-sync policy selected: define SPANLAB_SYNC_<IMPL> (see policies/sync/README.md)"
 #endif

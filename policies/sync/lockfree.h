@@ -1,0 +1,76 @@
+/*
+ * Central sync policy `lockfree`: the batch stacks are Concurrency Kit's lock-free
+ * Treiber stack (ck_stack), ABA-safe; the span lists stay under a pthread mutex.
+ * Contract: policies/sync/README.md.
+ *
+ * ABA: ck_stack_pop_mpmc compares and swaps the pair (head, generation) with one
+ * double-width CAS (cmpxchg16b on x86-64) and bumps the generation on every pop, so a
+ * popper whose snapshot (head A, A->next) went stale because A was popped, reused and
+ * pushed again fails its CAS instead of installing the stale next. Pushes need no
+ * generation (installing `entry` over head H is right whenever head is still H).
+ * ck_stack_pop_upmc compares the head alone and is NOT safe here: the engine recycles
+ * a popped batch at once. A popper may read A->next after A was popped: safe, because
+ * batches are never unmapped (their contents may have changed; the CAS then fails).
+ * The double-width CAS needs the stack 16-byte aligned: sl_sync_lockfree_stack_t is.
+ *
+ * Progress:
+ *   stack_push, stack_pop  lock-free (a CAS fails only because another thread's
+ *                          operation succeeded; no thread waits for a preempted one)
+ *   lock / unlock          blocking (pthread mutex: the span lists are the cold path,
+ *                          entered only when the batch stack is empty or full, and a
+ *                          mutex sleeps instead of spinning behind a preempted holder)
+ *   fork hooks             the stack has nothing to quiesce: each operation is one
+ *                          atomic instruction, so the child sees a consistent stack.
+ */
+#ifndef SPANLAB_SYNC_LOCKFREE_H
+#define SPANLAB_SYNC_LOCKFREE_H
+
+#include <ck_stack.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#if !defined(CK_F_STACK_POP_MPMC) || !defined(CK_F_STACK_PUSH_MPMC)
+#error "lockfree sync policy: this target has no double-width CAS (ck_stack_pop_mpmc)"
+#endif
+
+typedef pthread_mutex_t sl_sync_lockfree_lock_t;
+
+static inline void sl_sync_lockfree_lock_init(sl_sync_lockfree_lock_t *l) { pthread_mutex_init(l, NULL); }
+static inline void sl_sync_lockfree_lock(sl_sync_lockfree_lock_t *l) { pthread_mutex_lock(l); }
+static inline void sl_sync_lockfree_unlock(sl_sync_lockfree_lock_t *l) { pthread_mutex_unlock(l); }
+static inline void sl_sync_lockfree_lock_reinit(sl_sync_lockfree_lock_t *l) { pthread_mutex_init(l, NULL); }
+
+typedef ck_stack_entry_t sl_sync_lockfree_link_t;
+
+typedef struct sl_sync_lockfree_stack {
+	ck_stack_t s; /* (head, generation): 16 bytes, swapped as a pair by pop */
+} __attribute__((aligned(16))) sl_sync_lockfree_stack_t;
+
+_Static_assert(sizeof(ck_stack_t) == 2 * sizeof(void *), "ck_stack_t is (head, generation)");
+
+static inline void sl_sync_lockfree_stack_init(sl_sync_lockfree_stack_t *s)
+{
+	ck_stack_init(&s->s);
+}
+
+static inline void sl_sync_lockfree_stack_push(sl_sync_lockfree_stack_t *s, sl_sync_lockfree_link_t *n)
+{
+	ck_stack_push_mpmc(&s->s, n);
+}
+
+static inline sl_sync_lockfree_link_t *sl_sync_lockfree_stack_pop(sl_sync_lockfree_stack_t *s)
+{
+	return ck_stack_pop_mpmc(&s->s);
+}
+
+static inline void sl_sync_lockfree_stack_prefork(sl_sync_lockfree_stack_t *s) { (void)s; }
+static inline void sl_sync_lockfree_stack_postfork_parent(sl_sync_lockfree_stack_t *s) { (void)s; }
+static inline void sl_sync_lockfree_stack_postfork_child(sl_sync_lockfree_stack_t *s) { (void)s; }
+
+static inline void sl_sync_lockfree_global_init(void) {}
+static inline void sl_sync_lockfree_thread_exit(void) {}
+static inline void sl_sync_lockfree_prefork(void) {}
+static inline void sl_sync_lockfree_postfork_parent(void) {}
+static inline void sl_sync_lockfree_postfork_child(void) {}
+
+#endif
