@@ -1,0 +1,55 @@
+/*
+ * bench/central/stack_adapter.c — one central-sync policy's batch stack behind a plain
+ * table of functions, so that bench_central.cc can drive every policy side by side.
+ * Compiled once per policies/sync/<impl>.h with -DSPANLAB_SYNC_<IMPL>; the table is
+ * named sl_bench_stack_<impl>. Every policy pays the same indirect call per operation.
+ */
+#include <stdlib.h>
+
+#include "../../policies/sync.h"
+#include "stack_adapter.h"
+
+typedef struct bench_node {
+	sl_sync_link_t link; /* first member, as in struct sl_batch */
+	void *head;
+	unsigned count;
+} bench_node;
+
+typedef struct bench_stack {
+	sl_sync_stack_t s __attribute__((aligned(64)));
+	bench_node *pool;
+} bench_stack;
+
+static void *create(size_t nodes)
+{
+	static int once;
+	if (!once) {
+		once = 1;
+		sl_sync_global_init();
+	}
+	bench_stack *b = aligned_alloc(64, sizeof *b);
+	if (!b)
+		abort();
+	sl_sync_stack_init(&b->s);
+	b->pool = calloc(nodes, sizeof *b->pool);
+	if (!b->pool)
+		abort();
+	for (size_t i = 0; i < nodes; i++)
+		sl_sync_stack_push(&b->s, &b->pool[i].link);
+	return b;
+}
+
+static void destroy(void *p)
+{
+	bench_stack *b = p;
+	while (sl_sync_stack_pop(&b->s))
+		;
+	free(b->pool);
+	free(b);
+}
+
+static void *pop(void *p) { return sl_sync_stack_pop(&((bench_stack *)p)->s); }
+static void push(void *p, void *n) { sl_sync_stack_push(&((bench_stack *)p)->s, n); }
+
+#define SL_BENCH_TABLE SL_POLICY_NAME(sl_bench_stack_, SL_SYNC_IMPL, )
+const sl_bench_stack_ops SL_BENCH_TABLE = {SL_SYNC_NAME, create, destroy, pop, push};
