@@ -109,6 +109,10 @@ static void sl_numa_node_filters(hwloc_topology_t topo)
 	hwloc_topology_set_cache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
 	hwloc_topology_set_icache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
 	hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+	/* The x86 backend runs cpuid on every PU by migrating this thread to each in turn:
+	 * on a loaded machine each migration waits for a turn on that CPU (tens of ms).
+	 * The OS backend (Linux: sysfs) knows the NUMA nodes and their CPUs. */
+	hwloc_topology_set_components(topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86");
 }
 
 unsigned sl_numa_node_init(void)
