@@ -81,6 +81,7 @@ struct sl_span {
 	uint32_t nelems;   /* SMALL: objects in the span; 0 in any other state, so that the
 			    * free fast path's index check rejects non-SMALL spans */
 	uint8_t keyoff;	   /* SMALL: byte offset of the double-free key in a freed object */
+	uint32_t limit;	   /* SMALL: nelems * elemsize (bytes holding objects); otherwise 0 */
 	uint64_t divmagic; /* SMALL: ceil(2^64 / elemsize); offset/elemsize = mulhi(offset, divmagic) */
 	sl_mheap *heap;	   /* owning mheap (its NUMA node) */
 
@@ -153,7 +154,8 @@ typedef struct sl_freelist {
 	uint32_t count;	  /* objects on the list (relaxed stores: statistics read it) */
 	uint32_t max;	  /* flush above this; grows on refill up to the class's cap */
 	uint64_t nmalloc; /* objects handed to the program (statistics) */
-	uint64_t unused;  /* pads the entry to 32 bytes: two per cache line */
+	uint64_t keyslot; /* word of a freed object holding sl_free_key (SL_KEY_OFFSET / 8);
+			   * also pads the entry to 32 bytes: two per cache line */
 } sl_freelist;
 
 struct sl_mcache {
@@ -250,6 +252,16 @@ SL_INLINE sl_span *sl_span_of_fast(const void *p)
 		return NULL;
 	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],
 				    memory_order_relaxed);
+}
+
+/* True if p is the start of an object of SMALL span s (false for any other state: its
+ * limit is 0). Lemire's divisibility test: for off < 2^32, off is a multiple of
+ * elemsize iff off * ceil(2^64 / elemsize) mod 2^64 < ceil(2^64 / elemsize). One
+ * multiply, no division. */
+SL_INLINE bool sl_span_is_object(const sl_span *s, const void *p)
+{
+	uint64_t off = (uintptr_t)p - s->base;
+	return off < s->limit && off * s->divmagic < s->divmagic;
 }
 
 /* Index of the object of a SMALL span that p points into; sets *exact when p is the

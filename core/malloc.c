@@ -242,9 +242,6 @@ static void sl_postfork_child(void)
 
 /* ---- Small objects ---- */
 
-/* Index of the word that holds sl_free_key in a freed object of class cls (see
- * SL_KEY_OFFSET): class 1 is the only class that can be 8 bytes. */
-#define SL_KEY_SLOT(cls) ((sl_sc_class_size[1] >= 16) | ((cls) > 1))
 
 static inline sl_mheap *sl_local_heap(void)
 {
@@ -274,7 +271,7 @@ static SL_NOINLINE void *sl_alloc_small_slow(uint32_t cls)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p[SL_KEY_SLOT(cls)] = NULL;
+	p[SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *)] = NULL;
 	return p;
 }
 
@@ -291,7 +288,7 @@ static inline void *sl_alloc_small(uint32_t cls)
 		if (SL_LIKELY(p != NULL)) {
 			l->head = p[0];
 			SL_COUNTER_ADD(l->count, -1);
-			p[SL_KEY_SLOT(cls)] = NULL;
+			p[l->keyslot] = NULL;
 			SL_COUNTER_ADD(c->lists[cls].nmalloc, 1);
 			return p;
 		}
@@ -365,13 +362,13 @@ static SL_NOINLINE void sl_free_slow(void *p)
 	uint32_t cls = s->sizeclass;
 	sl_mcentral *ct = &s->heap->central[cls];
 	sl_mcache *c = sl_tls_cache;
-	void **o = p;
-	if (o[SL_KEY_SLOT(cls)] == (void *)sl_free_key &&
+	void **o = p, **key = (void **)((char *)p + s->keyoff);
+	if (*key == (void *)sl_free_key &&
 	    ((c && sl_mcache_holds(c, cls, p)) || sl_mcentral_span_holds(ct, s, p)))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
 	if (c && s->heap == c->heap) {
 		sl_freelist *l = &c->lists[cls];
-		o[SL_KEY_SLOT(cls)] = (void *)sl_free_key;
+		*key = (void *)sl_free_key;
 		o[0] = l->head;
 		l->head = o;
 		SL_COUNTER_ADD(l->count, 1);
@@ -402,10 +399,8 @@ static inline void sl_free(void *p)
 	sl_span *s = sl_span_of_fast(p);
 	sl_mcache *c = sl_tls_cache;
 	if (SL_LIKELY(s != NULL && c != NULL && (SL_NUMA_MAX_NODES == 1 || s->heap == c->heap))) {
-		bool exact; /* false for a span that is not SMALL: its nelems is 0 */
-		sl_span_index(s, p, &exact);
 		void **key = (void **)((char *)p + s->keyoff);
-		if (SL_LIKELY(exact && *key != (void *)sl_free_key)) {
+		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
 			sl_freelist *l = &c->lists[s->sizeclass];
 			uint32_t n = l->count + 1;
 			*key = (void *)sl_free_key;
@@ -424,6 +419,9 @@ static inline void sl_free(void *p)
 
 static inline void *sl_malloc(size_t size)
 {
+	/* Sizes up to 1 KiB first: one compare and one table load to the class. */
+	if (SL_LIKELY(size <= 1024))
+		return sl_alloc_small(sl_sc_size_to_class(size));
 	if (SL_LIKELY(size <= SL_MAX_SMALL))
 		return sl_alloc_small(sl_sc_size_to_class(size));
 	return sl_alloc_large(size, 1, false);

@@ -61,8 +61,10 @@ sl_mcache *sl_mcache_get_slow(void)
 		return NULL;
 	}
 	c->heap = &sl_heaps[sl_numa_current_node() % sl_nheaps];
-	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 		c->lists[cls].max = sl_classes[cls].batch;
+		c->lists[cls].keyslot = SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *);
+	}
 	pthread_mutex_lock(&sl_caches_lock);
 	c->reg_prev = NULL;
 	c->reg_next = sl_caches;

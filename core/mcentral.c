@@ -87,6 +87,7 @@ static sl_span *sl_mcentral_grow(sl_mcentral *c)
 	s->elemsize = c->elemsize;
 	s->nelems = c->nelems;
 	s->keyoff = SL_KEY_OFFSET(c->elemsize);
+	s->limit = c->nelems * c->elemsize;
 	s->divmagic = UINT64_MAX / c->elemsize + 1;
 	s->freelist = NULL;
 	s->carve = s->base;

@@ -321,6 +321,7 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 	s->state = SL_SPAN_LARGE;
 	s->sizeclass = 0;
 	s->nelems = 0;
+	s->limit = 0;
 	h->pages_inuse += npages;
 	if (large) {
 		h->large_mallocs++;
@@ -342,6 +343,7 @@ void sl_mheap_free(sl_mheap *h, sl_span *s)
 	s->state = SL_SPAN_FREE;
 	s->sizeclass = 0;
 	s->nelems = 0;
+	s->limit = 0;
 	s->released = 0;
 	s->needzero = 1;
 	s->free_since_ms = sl_now_ms();
