@@ -114,15 +114,21 @@ def _series(agg, workload, alloc, metric, threads, scale=1.0):
     return xs, med, lo, hi
 
 
+def _band_alpha(n):
+    """Lighter spread bands when many allocators share a panel."""
+    return 0.15 if n <= 5 else 0.07
+
+
 def _metric_panel(ax, agg, workload, allocs, style, threads, metric, scale, cpus):
     lows, highs, drawn = [], [], 0
+    alpha = _band_alpha(len(allocs))
     for a in allocs:
         xs, med, lo, hi = _series(agg, workload, a, metric, threads, scale)
         if not xs:
             continue
         kw = style.line(a)
         ax.plot(xs, med, **kw, zorder=3)
-        ax.fill_between(xs, lo, hi, color=kw["color"], alpha=0.15, linewidth=0, zorder=2)
+        ax.fill_between(xs, lo, hi, color=kw["color"], alpha=alpha, linewidth=0, zorder=2)
         lows += lo
         highs += hi
         drawn += 1
@@ -181,7 +187,8 @@ def plot_all(folder, reference=None, log=print):
                 xs, med, lo, hi = _series(agg, w, a, "tput", threads, 1.0 / b)
                 kw = style.line(a)
                 ax.plot(xs, med, **kw, zorder=3)
-                ax.fill_between(xs, lo, hi, color=kw["color"], alpha=0.12, linewidth=0)
+                ax.fill_between(xs, lo, hi, color=kw["color"], alpha=_band_alpha(len(allocs)),
+                                linewidth=0)
                 top = max(top, max(hi))
             ideal = [t / base_t for t in threads]
             if cpus:
