@@ -1,0 +1,130 @@
+/*
+ * badinput: each subcommand hands the allocator a pointer it never gave out (or gave
+ * out and got back already). The program runs the case in a forked child with stderr
+ * captured, and passes only if the child was killed by SIGABRT and its stderr names
+ * the bad pointer (the same "%p" text the case printed before the call).
+ *
+ *   badinput stack|interior|plus8|interior-large|double-small|double-small-later|
+ *            double-small-8|double-large|realloc-bad|usable-bad
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api.h"
+
+static void announce(const void *p)
+{
+	fprintf(stderr, "expect-pointer: %p\n", p);
+	fflush(stderr);
+}
+
+static volatile size_t sink;
+static size_t probe_size = 48; /* size of the case's object, for the final probe */
+
+static void run_case(const char *c)
+{
+	char stack_buf[64];
+	memset(stack_buf, 1, sizeof stack_buf);
+	if (!strcmp(c, "stack")) {
+		announce(stack_buf + 16);
+		A(free)(stack_buf + 16);
+	} else if (!strcmp(c, "interior")) {
+		char *p = A(malloc)(100);
+		announce(p + 16);
+		A(free)(p + 16);
+	} else if (!strcmp(c, "plus8")) {
+		char *p = A(malloc)(64);
+		announce(p + 8);
+		A(free)(p + 8);
+	} else if (!strcmp(c, "interior-large")) {
+		char *p = A(malloc)(100000);
+		announce(p + 8192);
+		A(free)(p + 8192);
+	} else if (!strcmp(c, "double-small")) {
+		void *p = A(malloc)(48);
+		A(free)(p);
+		announce(p);
+		A(free)(p);
+	} else if (!strcmp(c, "double-small-later")) {
+		void *others[100];
+		for (int i = 0; i < 100; i++)
+			others[i] = A(malloc)(48);
+		void *p = A(malloc)(48);
+		A(free)(p);
+		for (int i = 0; i < 100; i++)
+			A(free)(others[i]);
+		announce(p);
+		A(free)(p);
+	} else if (!strcmp(c, "double-small-8")) {
+		probe_size = 8;
+		void *p = A(malloc)(8);
+		A(free)(p);
+		announce(p);
+		A(free)(p);
+	} else if (!strcmp(c, "double-large")) {
+		void *p = A(malloc)(100000);
+		A(free)(p);
+		announce(p);
+		A(free)(p);
+	} else if (!strcmp(c, "realloc-bad")) {
+		char *p = A(malloc)(200);
+		announce(p + 24);
+		void *q = A(realloc)(p + 24, 1000);
+		sink = (size_t)q;
+	} else if (!strcmp(c, "usable-bad")) {
+		char *p = A(malloc)(200);
+		announce(p + 8);
+		sink = A(malloc_usable_size)(p + 8);
+	} else {
+		fprintf(stderr, "badinput: unknown case '%s'\n", c);
+		_exit(2);
+	}
+	/* A silently accepted double free shows when the object comes out twice. */
+	void *a = A(malloc)(probe_size), *b = A(malloc)(probe_size);
+	fprintf(stderr, "no abort (next two allocations: %p %p%s)\n", a, b, a == b ? ", the same object twice" : "");
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	test_api_get();
+	CHECK_MSG(argc == 2, "usage: badinput <case>");
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[1]);
+		signal(SIGABRT, SIG_DFL);
+		run_case(argv[1]);
+	}
+	close(fds[1]);
+	static char out[8192];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = 0;
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	fprintf(stderr, "--- child stderr ---\n%s--- end ---\n", out);
+	CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		  "case %s: child %s %d, expected to be killed by SIGABRT", argv[1],
+		  WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	char *line = strstr(out, "expect-pointer: ");
+	CHECK_MSG(line != NULL, "case %s: no expect-pointer line", argv[1]);
+	char ptr[64];
+	CHECK(sscanf(line, "expect-pointer: %63s", ptr) == 1);
+	char *rest = strchr(line, '\n');
+	CHECK(rest != NULL);
+	CHECK_MSG(strstr(rest, ptr) != NULL, "case %s: the abort message does not name the pointer %s", argv[1], ptr);
+	printf("badinput %s: aborted, message names %s\n", argv[1], ptr);
+	return 0;
+}
