@@ -83,7 +83,7 @@ static bool sl_numa_node_ready;
 
 static void sl_numa_node_mbind(void *addr, size_t len, unsigned node);
 
-/* Maps a CPU number to its heap during init, or heap 0. */
+/* Heap serving CPU `cpu`; heap 0 for a CPU outside the table. */
 static unsigned sl_numa_node_heap_of_cpu(long cpu)
 {
 	return cpu >= 0 && cpu < SPANLAB_NUMA_NODE_MAX_CPUS ? sl_numa_node_cpu_heap[cpu] : 0;
