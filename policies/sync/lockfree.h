@@ -3,7 +3,7 @@
  * Treiber stack (ck_stack), ABA-safe; the span lists stay under a pthread mutex.
  * Contract: policies/sync/README.md.
  *
- * ABA: ck_stack_pop_mpmc compares and swaps the pair (head, generation) with one
+ * ABA: ck_stack_(try)pop_mpmc compares and swaps the pair (head, generation) with one
  * double-width CAS (cmpxchg16b on x86-64) and bumps the generation on every pop, so a
  * popper whose snapshot (head A, A->next) went stale because A was popped, reused and
  * pushed again fails its CAS instead of installing the stale next. Pushes need no
@@ -15,7 +15,8 @@
  *
  * Progress:
  *   stack_push, stack_pop  lock-free (a CAS fails only because another thread's
- *                          operation succeeded; no thread waits for a preempted one)
+ *                          operation succeeded; no thread waits for a preempted one;
+ *                          failed attempts back off exponentially, capped)
  *   lock / unlock          blocking (pthread mutex: the span lists are the cold path,
  *                          entered only when the batch stack is empty or full, and a
  *                          mutex sleeps instead of spinning behind a preempted holder)
@@ -25,12 +26,13 @@
 #ifndef SPANLAB_SYNC_LOCKFREE_H
 #define SPANLAB_SYNC_LOCKFREE_H
 
+#include <ck_backoff.h>
 #include <ck_stack.h>
 #include <pthread.h>
 #include <stddef.h>
 
-#if !defined(CK_F_STACK_POP_MPMC) || !defined(CK_F_STACK_PUSH_MPMC)
-#error "lockfree sync policy: this target has no double-width CAS (ck_stack_pop_mpmc)"
+#if !defined(CK_F_STACK_TRYPOP_MPMC) || !defined(CK_F_STACK_TRYPUSH_MPMC)
+#error "lockfree sync policy: this target has no double-width CAS (ck_stack_trypop_mpmc)"
 #endif
 
 typedef pthread_mutex_t sl_sync_lockfree_lock_t;
@@ -53,14 +55,43 @@ static inline void sl_sync_lockfree_stack_init(sl_sync_lockfree_stack_t *s)
 	ck_stack_init(&s->s);
 }
 
+/* Both operations retry a single ck attempt, backing off exponentially after a failed
+ * CAS (a failure means another thread's operation on the same line just succeeded):
+ * under contention the winner keeps the cache line for a few operations instead of
+ * every thread paying a miss per attempt. Still lock-free: backoff delays, never waits
+ * for another thread. */
+#define SL_LOCKFREE_BACKOFF_CEILING 256
+
+static inline void sl_sync_lockfree_backoff(ck_backoff_t *b)
+{
+	ck_backoff_eb(b);
+	if (*b > SL_LOCKFREE_BACKOFF_CEILING)
+		*b = SL_LOCKFREE_BACKOFF_CEILING;
+}
+
 static inline void sl_sync_lockfree_stack_push(sl_sync_lockfree_stack_t *s, sl_sync_lockfree_link_t *n)
 {
-	ck_stack_push_mpmc(&s->s, n);
+	if (__builtin_expect(ck_stack_trypush_mpmc(&s->s, n), 1))
+		return;
+	ck_backoff_t b = CK_BACKOFF_INITIALIZER;
+	do
+		sl_sync_lockfree_backoff(&b);
+	while (!ck_stack_trypush_mpmc(&s->s, n));
 }
 
 static inline sl_sync_lockfree_link_t *sl_sync_lockfree_stack_pop(sl_sync_lockfree_stack_t *s)
 {
-	return ck_stack_pop_mpmc(&s->s);
+	sl_sync_lockfree_link_t *n;
+	if (__builtin_expect(ck_stack_trypop_mpmc(&s->s, &n), 1))
+		return n;
+	ck_backoff_t b = CK_BACKOFF_INITIALIZER;
+	for (;;) {
+		if (ck_pr_load_ptr(&s->s.head) == NULL)
+			return NULL; /* trypop failed because the stack is empty */
+		sl_sync_lockfree_backoff(&b);
+		if (ck_stack_trypop_mpmc(&s->s, &n))
+			return n;
+	}
 }
 
 static inline void sl_sync_lockfree_stack_prefork(sl_sync_lockfree_stack_t *s) { (void)s; }

@@ -24,7 +24,9 @@
 #include <sched.h>
 #include <stddef.h>
 
-#define SL_SPIN_YIELD_AFTER 16      /* backoff rounds before waiters start to yield */
+#ifndef SL_SPIN_YIELD_AFTER /* overridable: bench/central measures a never-yielding build */
+#define SL_SPIN_YIELD_AFTER 16 /* backoff rounds before waiters start to yield */
+#endif
 #define SL_SPIN_BACKOFF_CEILING 1024 /* ck_backoff_eb iterations, at most, per round */
 
 typedef ck_spinlock_fas_t sl_sync_spin_lock_t;
