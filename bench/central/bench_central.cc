@@ -1,12 +1,13 @@
 // bench/central/bench_central.cc — central batch transfer per central-sync policy.
 //
-//   stack/<impl>/threads:N   one shared batch stack (policies/sync/<impl>.h): each
+//   stack/<impl>/threads:N   one shared batch stack (policies/sync/<impl>.h; also
+//                            spin-noyield, `spin` whose waiters never yield): each
 //                            iteration pops a batch node and pushes it back at once
 //                            (the engine's refill-then-flush pattern, nodes recycled
 //                            immediately). items/s = pop+push pairs per second.
 //   engine/<variant>/threads:N   the engine's refill/flush path of that variant's
 //                            shared library (dlopen'ed privately: RTLD_LOCAL): each
-//                            iteration spanlab_malloc's SL_ENGINE_OBJS objects of one
+//                            iteration spanlab_malloc's kEngineObjs objects of one
 //                            size class (more than a thread cache holds, so the cache
 //                            refills from the mcentral batch by batch) and frees them
 //                            (so it flushes batch by batch). items/s = objects.

@@ -51,5 +51,14 @@ static void destroy(void *p)
 static void *pop(void *p) { return sl_sync_stack_pop(&((bench_stack *)p)->s); }
 static void push(void *p, void *n) { sl_sync_stack_push(&((bench_stack *)p)->s, n); }
 
+/* SL_BENCH_VARIANT names a build of the policy with different tuning (e.g. noyield). */
+#ifdef SL_BENCH_VARIANT
+#define SL_BENCH_TABLE SL_POLICY_NAME(sl_bench_stack_, SL_SYNC_IMPL, SL_POLICY_NAME(_, SL_BENCH_VARIANT, ))
+#define SL_BENCH_STR_(x) #x
+#define SL_BENCH_STR(x) SL_BENCH_STR_(x)
+#define SL_BENCH_NAME SL_SYNC_NAME "-" SL_BENCH_STR(SL_BENCH_VARIANT)
+#else
 #define SL_BENCH_TABLE SL_POLICY_NAME(sl_bench_stack_, SL_SYNC_IMPL, )
-const sl_bench_stack_ops SL_BENCH_TABLE = {SL_SYNC_NAME, create, destroy, pop, push};
+#define SL_BENCH_NAME SL_SYNC_NAME
+#endif
+const sl_bench_stack_ops SL_BENCH_TABLE = {SL_BENCH_NAME, create, destroy, pop, push};
