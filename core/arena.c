@@ -116,7 +116,11 @@ bool sl_arena_reserve(size_t size, size_t commit, unsigned node, uintptr_t *base
 	size_t span = size + SL_ARENA_SIZE;
 	if (span < size)
 		return false;
-	void *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* No MAP_NORESERVE: a PROT_NONE reservation costs no commit charge anyway, and
+	 * without the flag sl_sys_commit's mprotect is charged like any writable private
+	 * mapping, so the kernel's overcommit policy refuses sizes the machine cannot back
+	 * (malloc then fails with ENOMEM, as glibc's does) instead of granting them. */
+	void *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return false;
 	uintptr_t raw = (uintptr_t)p;
