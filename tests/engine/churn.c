@@ -17,7 +17,13 @@
 #define WARMUP_WAVES 3
 #define MEASURED_WAVES 21 /* 2100 threads */
 #define HANDED 6
+/* Metadata has no fragmentation: a leaked thread cache (~4 KiB each) over 2100 threads
+ * is ~8 MiB, well above this bound. Heap memory grows in 2 MiB commits and which spans
+ * the exiting threads' cached objects pin depends on scheduling (and, with several
+ * NUMA heaps, on where threads land), so its bound allows a few commits; leaking what
+ * a thread caches (~30 objects, tens of KiB) over 2100 threads would be far beyond it. */
 #define GROWTH_BOUND ((uint64_t)4 << 20)
+#define SYS_GROWTH_BOUND ((uint64_t)16 << 20)
 
 static test_api api;
 static void *handed[WAVE][HANDED];
@@ -86,7 +92,7 @@ int main(void)
 	for (int w = 0; w < MEASURED_WAVES; w++)
 		wave(&attr);
 	api.stats_get(&end);
-	CHECK_MSG(end.sys - warm.sys < GROWTH_BOUND, "Sys grew by %" PRIu64 " bytes over %d threads", end.sys - warm.sys,
+	CHECK_MSG(end.sys - warm.sys < SYS_GROWTH_BOUND, "Sys grew by %" PRIu64 " bytes over %d threads", end.sys - warm.sys,
 		  MEASURED_WAVES * WAVE);
 	CHECK_MSG(end.metadata_sys - warm.metadata_sys < GROWTH_BOUND, "metadata grew by %" PRIu64 " bytes",
 		  end.metadata_sys - warm.metadata_sys);
