@@ -92,7 +92,11 @@ int main(void)
 	for (int w = 0; w < MEASURED_WAVES; w++)
 		wave(&attr);
 	api.stats_get(&end);
-	CHECK_MSG(end.sys - warm.sys < SYS_GROWTH_BOUND, "Sys grew by %" PRIu64 " bytes over %d threads", end.sys - warm.sys,
+	/* With several NUMA heaps (node policy under a synthetic topology), unpinned threads
+	 * land on any heap, so each heap may still grow towards the whole peak after the
+	 * warm-up: allow one more warm-up footprint per extra heap. */
+	uint64_t sys_bound = SYS_GROWTH_BOUND + (end.nodes > 1 ? (end.nodes - 1) * warm.sys : 0);
+	CHECK_MSG(end.sys - warm.sys < sys_bound, "Sys grew by %" PRIu64 " bytes over %d threads", end.sys - warm.sys,
 		  MEASURED_WAVES * WAVE);
 	CHECK_MSG(end.metadata_sys - warm.metadata_sys < GROWTH_BOUND, "metadata grew by %" PRIu64 " bytes",
 		  end.metadata_sys - warm.metadata_sys);
