@@ -98,6 +98,13 @@ struct sl_span {
 	/* FREE and not released: the scavenger's age-ordered list (mheap.lock). */
 	sl_span *scav_next, *scav_prev;
 	uint64_t free_since_ms;
+
+	/* SMALL under the bitmap front ends (core/frontend/bitmap.h); NULL / 0 otherwise. */
+	uint64_t *freebits;    /* nelems bits, 1 = free slot: written by the owning cache's
+				* thread while a cache owns the span, else under the mcentral's lock */
+	uint32_t *tinywords;   /* `tiny`, the 16-byte class: one word per slot (tiny blocks) */
+	_Atomic uint64_t xfree; /* remote-free word: objects freed by threads that do not own
+				 * the span, linked through word 0, plus state (atomic) */
 };
 
 /* ---- Batches: the unit of transfer between mcache and mcentral ---- */
@@ -118,6 +125,7 @@ struct sl_mcentral {
 	sl_sync_lock_t lock SL_ALIGNED_CL; /* guards everything below */
 	sl_span *partial; /* SMALL spans of this class with nfree > 0 */
 	uint64_t nspans;  /* SMALL spans of this class (stats) */
+	void *fe_spare;	  /* bitmap front ends: spare span bitmaps of this class */
 
 	/* Constant after initialisation. */
 	uint32_t sizeclass, elemsize, batch, npages, nelems;
@@ -158,8 +166,16 @@ typedef struct sl_freelist {
 			   * also pads the entry to 32 bytes: two per cache line */
 } sl_freelist;
 
+/* The front end's per-thread state (core/frontend.h): its types first, its functions at
+ * the end of this file, once the engine's types are complete. */
+#define SL_FE_TYPES
+#include "frontend.h"
+#undef SL_FE_TYPES
+
 struct sl_mcache {
+	/* The `freelist` front end's lists and counts (unused by the others). */
 	sl_freelist lists[SL_NUM_CLASSES]; /* owner thread only */
+	sl_fe_cache_t fe;		   /* the other front ends' state (owner thread only) */
 	/* Statistics: written by the owner only (SL_COUNTER_ADD), read by anyone. The free
 	 * fast path counts nothing: objects the thread freed = lists[].nmalloc + nout +
 	 * count - nin (what came in from mcentral or from the program went out to one or
@@ -287,6 +303,11 @@ void sl_mheap_postfork_child(sl_mheap *h);
 
 /* ---- mcentral.c ---- */
 void sl_mcentral_init(sl_mcentral *c, sl_mheap *h, uint32_t sizeclass);
+/* Span lists, for front ends that move whole spans (c->lock held): grow allocates a
+ * span from the mheap and pushes it on the partial list. */
+sl_span *sl_mcentral_grow(sl_mcentral *c);
+void sl_partial_push(sl_mcentral *c, sl_span *s);
+void sl_partial_remove(sl_mcentral *c, sl_span *s);
 /* Full batches: O(1), through the sync policy's stack. push returns false when the
  * central already holds max_full batches (the caller then uses give_list). */
 sl_batch *sl_mcentral_pop_batch(sl_mcentral *c);
@@ -317,7 +338,16 @@ void sl_mcache_init_global(void);
 void sl_mcache_prefork(void);
 void sl_mcache_postfork_parent(void);
 void sl_mcache_postfork_child(void);
+/* Calls fn on every live cache, under the registry's lock (statistics). */
+void sl_mcache_foreach(void (*fn)(sl_mcache *c, void *arg), void *arg);
 extern uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
+
+/* The heap this thread allocates from: its cache's, or (no cache) its NUMA node's. */
+SL_INLINE sl_mheap *sl_local_heap(void)
+{
+	sl_mcache *c = sl_tls_cache;
+	return c ? c->heap : &sl_heaps[sl_numa_current_node() % sl_nheaps];
+}
 
 /* ---- malloc.c ---- */
 void sl_ensure_init(void);
@@ -327,5 +357,8 @@ void sl_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- stats.c ---- */
 void sl_options_read(void);
+
+/* The front end's fast paths and hooks (core/frontend.h). */
+#include "frontend.h"
 
 #endif

@@ -10,8 +10,12 @@
  *   mspan         a run of 8 KiB pages (struct sl_span). A SMALL span is cut into
  *                 objects of one class; a LARGE span is one object; a FREE span is
  *                 idle pages owned by the mheap.
- *   mcache        one per thread, reached through one TLS pointer: per class, a
- *                 singly-linked list of free objects (TCMalloc's thread cache).
+ *   mcache        one per thread, reached through one TLS pointer. What it holds is
+ *                 the front end's (core/frontend.h, "Front ends" below): `freelist`,
+ *                 per class a singly-linked list of free objects (TCMalloc's thread
+ *                 cache; the default, described in the steps below); `bitmap`, per
+ *                 class one span and its allocation bitmap (Go's); `tiny`, bitmap
+ *                 plus Go's tiny allocator.
  *   mcentral      one per class per mheap: a stack of full batches (moved in O(1)
  *                 through the central-sync policy) and the class's spans with free
  *                 objects (under the policy's lock).
@@ -47,13 +51,43 @@
  * free"; a double free whose first free was absorbed by another thread's cache is not
  * detectable without per-object state, which the fast path does not pay for).
  *
+ * ==== Front ends ====
+ *
+ * The fast paths of the malloc family call the front end (core/frontend.h, contract in
+ * core/frontend/README.md) for small objects; everything above it is shared.
+ *
+ * `bitmap` (core/frontend/bitmap.h, core/frontend_bitmap.c), as the Go runtime:
+ *   1. The mcache owns one span per class and a 64-bit copy of one word of the span's
+ *      free bitmap; malloc takes its lowest set bit (count trailing zeros, Go's
+ *      allocCache). Empty word: the next word with free slots (a bitmap refill);
+ *      after the last word, the span's remote frees are merged and the scan restarts.
+ *   2. Span full: it goes back to mcentral (off every list until something in it is
+ *      freed) and the mcache takes a span with free slots from mcentral's partial list
+ *      under the central-sync policy's lock, or a new span from the mheap.
+ *   3. free by the owning thread: set the object's bit (one test catches a double free
+ *      exactly). By any other thread: push on the span's atomic remote-free list (one
+ *      CAS, mimalloc's thread-free list); the owner collects it with one exchange. For
+ *      a span in mcentral the same CAS counts the objects still in use: the free that
+ *      makes the span reusable lists it, the free of its last object releases it to
+ *      the mheap (core/frontend_bitmap.c states the protocol).
+ *   4. Thread exit and trim hand every owned span back to mcentral.
+ * Span bitmaps are metadata (sl_meta_alloc, recycled per class), never malloc.
+ *
+ * `tiny` (core/frontend/tiny.h): requests under 16 bytes are packed into the thread's
+ * current 16-byte block at their natural alignment (8, 4 or 2 by the size's low bits,
+ * else 1 — less than glibc's 16, as Go's), so they are not 8- or 16-byte aligned. A
+ * word per block in the span's metadata marks where live objects start (an atomic add
+ * on allocation, an atomic and on free, from any thread); the block goes back to its
+ * span when the last object is freed and the cache has moved on. malloc_usable_size of
+ * a tiny object is its size rounded up to the next object's start.
+ *
  * ==== Memory layout ====
  *
  *   Heap memory: arenas of 64 MiB, reserved PROT_NONE with mmap (never sbrk), aligned
  *   to 64 MiB, and made PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at
  *   least. Pages go back to the OS with madvise(MADV_DONTNEED), which keeps the
  *   mapping: an arena is never unmapped, so a stale pointer never faults.
- *   Metadata (spans, batches, caches, arena page tables) comes from sl_meta_alloc,
+ *   Metadata (spans, batches, caches, arena page tables, span bitmaps) comes from sl_meta_alloc,
  *   mmap-backed, never from malloc: the engine allocates nothing through itself.
  *
  * ==== Initialisation and re-entry ====
@@ -240,61 +274,7 @@ static void sl_postfork_child(void)
 	sl_sync_postfork_child();
 }
 
-/* ---- Small objects ---- */
-
-
-static inline sl_mheap *sl_local_heap(void)
-{
-	sl_mcache *c = sl_tls_cache;
-	return c ? c->heap : &sl_heaps[sl_numa_current_node() % sl_nheaps];
-}
-
-static SL_NOINLINE void *sl_alloc_small_slow(uint32_t cls)
-{
-	sl_ensure_init();
-	sl_mcache *c = sl_tls_cache;
-	if (!c)
-		c = sl_mcache_get_slow();
-	void **p;
-	if (c) {
-		p = sl_mcache_refill(c, cls);
-		if (SL_LIKELY(p != NULL))
-			SL_COUNTER_ADD(c->lists[cls].nmalloc, 1);
-	} else {
-		/* Uncached: initialising, or the thread's cache is gone (thread exit). */
-		void *head = NULL;
-		if (sl_mcentral_take(&sl_local_heap()->central[cls], 1, &head))
-			__atomic_fetch_add(&sl_uncached_mallocs[cls], 1, __ATOMIC_RELAXED);
-		p = head;
-	}
-	if (SL_UNLIKELY(!p)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p[SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *)] = NULL;
-	return p;
-}
-
-/*
- * The malloc fast path: a TLS load, the class lookup (two loads), a list pop and a
- * thread-local counter — about 25 instructions, no lock, no atomic read-modify-write.
- */
-static inline void *sl_alloc_small(uint32_t cls)
-{
-	sl_mcache *c = sl_tls_cache;
-	if (SL_LIKELY(c != NULL)) {
-		sl_freelist *l = &c->lists[cls];
-		void **p = l->head;
-		if (SL_LIKELY(p != NULL)) {
-			l->head = p[0];
-			SL_COUNTER_ADD(l->count, -1);
-			p[l->keyslot] = NULL;
-			SL_COUNTER_ADD(c->lists[cls].nmalloc, 1);
-			return p;
-		}
-	}
-	return sl_alloc_small_slow(cls);
-}
+/* ---- Small objects: the front end (core/frontend.h) ---- */
 
 /* ---- Large objects ---- */
 
@@ -337,7 +317,7 @@ static sl_span *sl_owner(const char *fn, void *p)
 	case SL_SPAN_SMALL: {
 		bool exact;
 		sl_span_index(s, p, &exact);
-		if (!exact)
+		if (!exact && !sl_fe_check_interior(s, p))
 			sl_bad_pointer(fn, p, "not the start of an allocated object");
 		return s;
 	}
@@ -359,59 +339,21 @@ static SL_NOINLINE void sl_free_slow(void *p)
 		sl_mheap_free(s->heap, s);
 		return;
 	}
-	uint32_t cls = s->sizeclass;
-	sl_mcentral *ct = &s->heap->central[cls];
-	sl_mcache *c = sl_tls_cache;
-	void **o = p, **key = (void **)((char *)p + s->keyoff);
-	if (*key == (void *)sl_free_key &&
-	    ((c && sl_mcache_holds(c, cls, p)) || sl_mcentral_span_holds(ct, s, p)))
-		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
-	if (c && s->heap == c->heap) {
-		sl_freelist *l = &c->lists[cls];
-		*key = (void *)sl_free_key;
-		o[0] = l->head;
-		l->head = o;
-		SL_COUNTER_ADD(l->count, 1);
-		if (l->count > l->max)
-			sl_mcache_flush(c, cls);
-		return;
-	}
-	/* No cache, or an object of another NUMA node's heap: straight to its owner. */
-	o[0] = NULL;
-	sl_mcentral_give_list(ct, p);
-	if (c) {
-		SL_COUNTER_ADD(c->nout[cls], 1);
-		__atomic_fetch_add(&s->heap->remote_frees, 1, __ATOMIC_RELAXED);
-	} else {
-		__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
-	}
+	sl_fe_free_small(s, p);
 }
 
 /*
- * The free fast path: the page-map lookup (two loads), a validity check of the offset
- * (two multiplies), the double-free key test, and a list push — about 30 instructions,
- * no lock, no atomic read-modify-write, no statistics (see struct sl_mcache). Anything
- * unusual (large object, no cache yet, bad pointer, key present, an object of another
- * NUMA node's heap) goes to sl_free_slow.
+ * The free fast path: the page-map lookup (two loads) and the front end's fast path
+ * (its budget in its header). Anything unusual (large object, no cache yet, bad
+ * pointer, double free, an object the front end cannot take cheaply) goes to
+ * sl_free_slow.
  */
 static inline void sl_free(void *p)
 {
 	sl_span *s = sl_span_of_fast(p);
 	sl_mcache *c = sl_tls_cache;
-	if (SL_LIKELY(s != NULL && c != NULL && (SL_NUMA_MAX_NODES == 1 || s->heap == c->heap))) {
-		void **key = (void **)((char *)p + s->keyoff);
-		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
-			sl_freelist *l = &c->lists[s->sizeclass];
-			uint32_t n = l->count + 1;
-			*key = (void *)sl_free_key;
-			*(void **)p = l->head;
-			l->head = p;
-			__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
-			if (SL_UNLIKELY(n > l->max))
-				sl_mcache_flush(c, s->sizeclass);
-			return;
-		}
-	}
+	if (SL_LIKELY(s != NULL && c != NULL && sl_fe_free_fast(c, s, p)))
+		return;
 	sl_free_slow(p);
 }
 
@@ -419,11 +361,16 @@ static inline void sl_free(void *p)
 
 static inline void *sl_malloc(size_t size)
 {
+#if SL_FE_TINY_MAX
+	/* Front end `tiny`: requests under 16 bytes share 16-byte blocks. */
+	if (size < SL_FE_TINY_MAX)
+		return sl_fe_alloc_tiny(size);
+#endif
 	/* Sizes up to 1 KiB first: one compare and one table load to the class. */
 	if (SL_LIKELY(size <= 1024))
-		return sl_alloc_small(sl_sc_size_to_class(size));
+		return sl_fe_alloc(sl_sc_size_to_class(size));
 	if (SL_LIKELY(size <= SL_MAX_SMALL))
-		return sl_alloc_small(sl_sc_size_to_class(size));
+		return sl_fe_alloc(sl_sc_size_to_class(size));
 	return sl_alloc_large(size, 1, false);
 }
 
@@ -431,7 +378,7 @@ static size_t sl_usable(const char *fn, void *p, sl_span **sp)
 {
 	sl_span *s = sl_owner(fn, p);
 	*sp = s;
-	return s->state == SL_SPAN_SMALL ? s->elemsize : s->npages << SL_PAGE_SHIFT;
+	return s->state == SL_SPAN_SMALL ? sl_fe_usable(s, p) : s->npages << SL_PAGE_SHIFT;
 }
 
 /* An object of at least size bytes whose address is a multiple of align (a power of
@@ -442,7 +389,7 @@ static void *sl_alloc_aligned(size_t align, size_t size)
 	if (size <= SL_MAX_SMALL && align <= SL_PAGE_SIZE) {
 		for (uint32_t c = sl_sc_size_to_class(size); c < SL_NUM_CLASSES; c++)
 			if ((sl_sc_class_to_size(c) & (align - 1)) == 0)
-				return sl_alloc_small(c);
+				return sl_fe_alloc(c);
 	}
 	return sl_alloc_large(size ? size : 1, align, false);
 }
@@ -460,7 +407,7 @@ static void *sl_api_calloc(size_t n, size_t size)
 	}
 	if (total > SL_MAX_SMALL)
 		return sl_alloc_large(total, 1, true);
-	void *p = sl_alloc_small(sl_sc_size_to_class(total));
+	void *p = sl_fe_alloc(sl_sc_size_to_class(total));
 	if (SL_LIKELY(p != NULL))
 		memset(p, 0, total);
 	return p;
@@ -477,7 +424,9 @@ static void *sl_api_realloc(void *p, size_t size)
 	sl_span *s;
 	size_t old = sl_usable("realloc", p, &s);
 	if (s->state == SL_SPAN_SMALL) {
-		if (size <= SL_MAX_SMALL && sl_sc_size_to_class(size) == s->sizeclass)
+		/* Same class, or a tiny object (usable size below its class's) that still fits. */
+		if (old == s->elemsize ? size <= SL_MAX_SMALL && sl_sc_size_to_class(size) == s->sizeclass
+				       : size <= old)
 			return p;
 	} else if (size > SL_MAX_SMALL && size <= SL_MAX_REQUEST &&
 		   sl_mheap_resize(s->heap, s, (size + SL_PAGE_SIZE - 1) >> SL_PAGE_SHIFT)) {
@@ -577,7 +526,7 @@ static int sl_api_trim(size_t pad)
 	sl_ensure_init();
 	sl_mcache *c = sl_tls_cache;
 	if (c)
-		sl_mcache_flush_all(c);
+		sl_fe_flush(c);
 	size_t released = 0;
 	for (unsigned i = 0; i < sl_nheaps; i++) {
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
@@ -589,7 +538,12 @@ static int sl_api_trim(size_t pad)
 
 const char *spanlab_variant(void)
 {
-	return SL_SC_NAME "-" SL_SYNC_NAME "-" SL_NUMA_NAME;
+	/* The front end is named only when it is not the default (`freelist`). */
+	return SL_SC_NAME "-" SL_SYNC_NAME "-" SL_NUMA_NAME
+#ifndef SPANLAB_FRONTEND_FREELIST
+	       "-" SL_FE_NAME
+#endif
+		;
 }
 
 size_t spanlab_size_classes(size_t *sizes, size_t cap)

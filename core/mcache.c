@@ -1,8 +1,10 @@
 /*
  * core/mcache.c — the per-thread cache's slow paths: refill and flush in batches, the
  * thread's cache life cycle (created on first use, flushed at thread exit), and the
- * registry of live caches that statistics read. The fast paths are in malloc.c. See
- * malloc.c for the overview.
+ * registry of live caches that statistics read. Refill and flush belong to the
+ * `freelist` front end (fast paths in core/frontend/freelist.h); the life cycle and the
+ * registry serve every front end, through the hooks of core/frontend.h. See malloc.c
+ * for the overview.
  *
  * Thread-local storage. The cache is reached through one pointer in TLS with the
  * `initial-exec` model (SPANLAB_TLS_MODEL): one %fs-relative load on the fast path, the
@@ -29,13 +31,6 @@ static sl_mcache *sl_caches;					      /* live caches */
 static uint64_t sl_ncaches;
 static uint64_t sl_dead_nmalloc[SL_NUM_CLASSES], sl_dead_nfree[SL_NUM_CLASSES];
 
-/* Objects the program freed into cache c (see struct sl_mcache). */
-static uint64_t sl_mcache_frees(sl_mcache *c, uint32_t cls)
-{
-	return SL_COUNTER_READ(c->lists[cls].nmalloc) + SL_COUNTER_READ(c->nout[cls]) +
-	       SL_COUNTER_READ(c->lists[cls].count) - SL_COUNTER_READ(c->nin[cls]);
-}
-
 /* Objects served without a cache (during initialisation, after the thread's cache was
  * torn down at exit): atomic counters, off the fast path. */
 uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
@@ -61,10 +56,7 @@ sl_mcache *sl_mcache_get_slow(void)
 		return NULL;
 	}
 	c->heap = &sl_heaps[sl_numa_current_node() % sl_nheaps];
-	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-		c->lists[cls].max = sl_classes[cls].batch;
-		c->lists[cls].keyslot = SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *);
-	}
+	sl_fe_cache_init(c);
 	pthread_mutex_lock(&sl_caches_lock);
 	c->reg_prev = NULL;
 	c->reg_next = sl_caches;
@@ -211,8 +203,8 @@ static void sl_mcache_unregister_locked(sl_mcache *c)
 	if (c->reg_next)
 		c->reg_next->reg_prev = c->reg_prev;
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-		sl_dead_nmalloc[cls] += SL_COUNTER_READ(c->lists[cls].nmalloc);
-		sl_dead_nfree[cls] += sl_mcache_frees(c, cls);
+		sl_dead_nmalloc[cls] += sl_fe_cache_mallocs(c, cls);
+		sl_dead_nfree[cls] += sl_fe_cache_frees(c, cls);
 	}
 	sl_ncaches--;
 }
@@ -234,7 +226,7 @@ static void sl_mcache_destructor(void *arg)
 	sl_mcache *c = arg;
 	sl_tls_cache = NULL;
 	sl_tls_state = SL_TLS_EXITED;
-	sl_mcache_flush_all(c);
+	sl_fe_cache_teardown(c);
 	sl_mcache_release_spares(c);
 	pthread_mutex_lock(&sl_caches_lock);
 	sl_mcache_unregister_locked(c);
@@ -254,10 +246,18 @@ void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads)
 	}
 	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-			nmalloc[cls] += SL_COUNTER_READ(c->lists[cls].nmalloc);
-			nfree[cls] += sl_mcache_frees(c, cls);
+			nmalloc[cls] += sl_fe_cache_mallocs(c, cls);
+			nfree[cls] += sl_fe_cache_frees(c, cls);
 		}
 	*threads = sl_ncaches;
+	pthread_mutex_unlock(&sl_caches_lock);
+}
+
+void sl_mcache_foreach(void (*fn)(sl_mcache *c, void *arg), void *arg)
+{
+	pthread_mutex_lock(&sl_caches_lock);
+	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
+		fn(c, arg);
 	pthread_mutex_unlock(&sl_caches_lock);
 }
 

@@ -56,7 +56,7 @@ void sl_mcentral_spare_push(sl_mcentral *c, sl_batch *b) { sl_sync_stack_push(&c
 
 /* ---- Spans (c->lock held) ---- */
 
-static void sl_partial_push(sl_mcentral *c, sl_span *s)
+void sl_partial_push(sl_mcentral *c, sl_span *s)
 {
 	s->prev = NULL;
 	s->next = c->partial;
@@ -66,7 +66,7 @@ static void sl_partial_push(sl_mcentral *c, sl_span *s)
 	s->partial = 1;
 }
 
-static void sl_partial_remove(sl_mcentral *c, sl_span *s)
+void sl_partial_remove(sl_mcentral *c, sl_span *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
@@ -78,7 +78,7 @@ static void sl_partial_remove(sl_mcentral *c, sl_span *s)
 	s->partial = 0;
 }
 
-static sl_span *sl_mcentral_grow(sl_mcentral *c)
+sl_span *sl_mcentral_grow(sl_mcentral *c)
 {
 	sl_span *s = sl_mheap_alloc(c->heap, c->npages, 0, false);
 	if (!s)

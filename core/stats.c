@@ -76,7 +76,7 @@ void spanlab_stats_get(spanlab_stats *out)
 			out->node[i].spans += ct->nspans;
 			span_obj_bytes += ct->nspans * ct->nelems * (uint64_t)ct->elemsize;
 			for (sl_span *s = ct->partial; s; s = s->next)
-				span_free_bytes += (uint64_t)s->nfree * ct->elemsize;
+				span_free_bytes += sl_fe_span_free_objects(s) * ct->elemsize;
 			sl_sync_unlock(&ct->lock);
 		}
 	uint64_t small_alloc = 0, small_objects = 0;
@@ -129,6 +129,7 @@ void spanlab_stats_get(spanlab_stats *out)
 	out->cached_bytes = span_obj_bytes > held ? span_obj_bytes - held : 0;
 	out->metadata_sys = sl_meta_sys_bytes();
 	out->sys = out->heap_sys + out->metadata_sys;
+	sl_fe_stats(out); /* the front end's own figures */
 }
 
 void spanlab_stats_print(FILE *out, int json)
@@ -139,7 +140,9 @@ void spanlab_stats_print(FILE *out, int json)
 #define SL_STATS_SCALARS(X)                                                                   \
 	X(sys) X(heap_sys) X(heap_alloc) X(heap_inuse) X(heap_idle) X(heap_released)           \
 	X(heap_objects) X(mallocs) X(frees) X(large_mallocs) X(large_frees) X(large_alloc)      \
-	X(cached_bytes) X(metadata_sys) X(scavenged) X(scavenge_runs) X(threads)
+	X(cached_bytes) X(metadata_sys) X(scavenged) X(scavenge_runs) X(threads)               \
+	X(bitmap_refills) X(remote_merged) X(tiny_allocs) X(tiny_objects) X(tiny_blocks)       \
+	X(tiny_saved)
 #define SL_NODE_STATS_FIELDS(X)                                                               \
 	X(heap_sys) X(heap_inuse) X(heap_idle) X(heap_released) X(spans) X(large_mallocs)      \
 	X(large_frees) X(large_alloc) X(remote_frees)

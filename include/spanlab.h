@@ -105,6 +105,17 @@ typedef struct spanlab_stats {
 	spanlab_class_stats classes[SPANLAB_MAX_CLASSES]; /* index = size class; [0] unused */
 	uint64_t nodes;		/* entries used in node[]: the mheaps (NUMA nodes) in use */
 	spanlab_node_stats node[SPANLAB_MAX_NODES];
+	/* Front ends `bitmap` and `tiny` (zero under `freelist`). */
+	uint64_t bitmap_refills; /* cumulative loads of a span's bitmap word into a cache */
+	uint64_t remote_merged;	 /* cumulative objects freed by a thread not owning their span,
+				  * merged back into the span's bitmap */
+	/* `tiny` only. Everywhere else a tiny object counts as one object of the 16-byte
+	 * class (classes[], mallocs, frees, heap_objects, heap_alloc), its block not at all. */
+	uint64_t tiny_allocs;	/* cumulative tiny allocations (requests under 16 bytes) */
+	uint64_t tiny_objects;	/* tiny objects the program holds */
+	uint64_t tiny_blocks;	/* 16-byte blocks holding them (and each cache's current one) */
+	uint64_t tiny_saved;	/* cumulative bytes saved: what the tiny allocations would have
+				 * taken in their own size classes, minus 16 per block used */
 } spanlab_stats;
 
 /* Fills *out. Safe to call from any thread at any time. */

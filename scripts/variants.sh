@@ -11,7 +11,5 @@ stems() { for f in "$1"/*.h; do [ -e "$f" ] || continue; b=$(basename "$f" .h); 
   for sc in $(stems "$root/policies/sizeclass"); do echo "$sc-mutex-flat"; done
   for sy in $(stems "$root/policies/sync"); do echo "go-$sy-flat"; done
   for nu in $(stems "$root/numa"); do echo "go-mutex-$nu"; done
-  if [ -d "$root/policies/frontend" ]; then
-    for fe in $(stems "$root/policies/frontend"); do [ "$fe" = freelist ] || echo "go-mutex-flat-$fe"; done
-  fi
+  for fe in $(stems "$root/core/frontend"); do [ "$fe" = freelist ] || echo "go-mutex-flat-$fe"; done
 } | awk '!seen[$0]++' | { if [ "${1:-}" = "--cmake" ]; then paste -sd';'; else cat; fi; }

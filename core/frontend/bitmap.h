@@ -1,0 +1,179 @@
+/*
+ * core/frontend/bitmap.h — front end `bitmap` (the Go runtime's): the thread cache owns
+ * one span per size class and allocates the span's free slots from its allocation
+ * bitmap. Also the base of front end `tiny` (core/frontend/tiny.h), which includes this
+ * header with SL_FE_BITMAP_TINY set to 1. Contract: core/frontend/README.md; the slow
+ * paths are in core/frontend_bitmap.c; the design is in core/malloc.c ("Front ends").
+ *
+ * Per class, the cache entry holds the span it owns (`span`) and a 64-bit copy of one
+ * word of the span's free bitmap (`cache`, bit i = slot word*64+i is free; Go's
+ * allocCache). While the span is cached, that copy is the authoritative content of the
+ * word; the other words are in s->freebits, written only by the owning thread.
+ *   alloc: take the lowest set bit of `cache` (count trailing zeros), clear it.
+ *   free by the owner: set the object's bit (in `cache` or in s->freebits), after
+ *          checking it was clear: a double free into the owner's span is caught exactly.
+ *   free by anyone else: push on the span's atomic remote-free list (s->xfree), which
+ *          the owner merges into the bitmap when it has scanned every word.
+ */
+#if defined(SL_FE_TYPES)
+#ifndef SPANLAB_FE_BITMAP_TYPES
+#define SPANLAB_FE_BITMAP_TYPES
+/* One size class of a bitmap cache: one cache line, touched by the fast paths only. */
+typedef struct sl_bm_class {
+	uint64_t cache;	    /* free slots of bitmap word `word` of `span` (1 = free) */
+	uintptr_t wordbase; /* address of slot word * 64 */
+	sl_span *span;	    /* the span this cache owns for the class, or NULL */
+	uint32_t word;	    /* the word of span->freebits that `cache` stands for */
+	uint32_t elemsize;  /* the class's object size */
+	uint64_t nmalloc;   /* objects handed to the program (statistics, relaxed stores) */
+	uint64_t nfree;	    /* objects of the class this thread freed (statistics) */
+	uint32_t slowfree;  /* 1: frees of this class take the slow path (tiny blocks) */
+} __attribute__((aligned(64))) sl_bm_class;
+
+typedef struct sl_fe_bitmap_cache {
+	sl_bm_class cls[SL_NUM_CLASSES]; /* [0] unused: its span stays NULL */
+	/* `tiny` only: the current tiny block, its word in the span's tinywords, and the
+	 * offset of its first unused byte (16: no block). */
+	uintptr_t tiny;
+	uint32_t *tinyword;
+	uint32_t tinyoff;
+	uint32_t nslow;		   /* slow-path refills since the last NUMA node check */
+	uint32_t tinycls;	   /* the 16-byte class (tiny blocks), 0: no tiny allocator */
+	uint64_t tiny_allocs;	   /* tiny objects allocated (statistics) */
+	uint64_t tiny_blocks;	   /* blocks taken (counted in cls[tinycls].nmalloc) */
+	uint64_t tiny_class_bytes; /* bytes those would have taken in their own classes */
+} sl_fe_bitmap_cache;
+#endif
+#elif !defined(SPANLAB_FE_BITMAP_H)
+#define SPANLAB_FE_BITMAP_H
+
+#ifndef SL_FE_BITMAP_TINY
+#define SL_FE_BITMAP_TINY 0
+#endif
+
+#define sl_fe_bitmap_NAME_ "bitmap"
+#define sl_fe_bitmap_TINY_MAX_ (SL_FE_BITMAP_TINY ? 16 : 0)
+
+/* The remote-free word s->xfree: a list head (objects are 8-byte aligned, user
+ * addresses fit in 48 bits) in bits 3..47, state in bits 0..2, and in bits 48..63 the
+ * number of objects in use while the span sits in mcentral (see frontend_bitmap.c). */
+#define SL_XF_OWNED ((uint64_t)1)  /* a cache owns the span: pushers just push */
+#define SL_XF_LISTED ((uint64_t)2) /* in mcentral, on its partial list */
+#define SL_XF_DYING ((uint64_t)4)  /* in mcentral, every object free: being released */
+#define SL_XF_PTRMASK ((uint64_t)0x0000FFFFFFFFFFF8ull)
+#define SL_XF_ONE ((uint64_t)1 << 48)
+
+/* Tiny block words (s->tinywords[slot], `tiny` only): bits 0..15 = offsets where a live
+ * tiny object starts, bits 16..20 = fill (end of the last object placed), bit 21 =
+ * HOLD (the block is some cache's current block). 0 = not a tiny block. */
+#define SL_TINY_LIVE 0xFFFFu
+#define SL_TINY_FILL_SHIFT 16
+#define SL_TINY_HOLD (1u << 21)
+
+void *sl_fe_bitmap_alloc_slow(uint32_t cls);
+void *sl_fe_bitmap_alloc_tiny_slow(size_t size);
+void sl_fe_bitmap_free_small(sl_span *s, void *p);
+bool sl_fe_bitmap_check_interior(sl_span *s, const void *p);
+size_t sl_fe_bitmap_usable(sl_span *s, const void *p);
+void sl_fe_bitmap_cache_init(sl_mcache *c);
+void sl_fe_bitmap_cache_teardown(sl_mcache *c);
+void sl_fe_bitmap_flush(sl_mcache *c);
+uint64_t sl_fe_bitmap_span_free_objects(sl_span *s);
+void sl_fe_bitmap_stats(spanlab_stats *out);
+
+/*
+ * The malloc fast path: a TLS load, the class's cache line, a count-trailing-zeros
+ * and a clear-lowest-bit, a multiply for the address, a thread-local counter — with the
+ * class lookup (two loads) in the caller about 20 instructions, no lock, no atomic
+ * read-modify-write.
+ */
+SL_INLINE void *sl_fe_bitmap_alloc(uint32_t cls)
+{
+	sl_mcache *c = sl_tls_cache;
+	if (SL_LIKELY(c != NULL)) {
+		sl_bm_class *e = &c->fe.cls[cls];
+		uint64_t bits = e->cache;
+		if (SL_LIKELY(bits != 0)) {
+			e->cache = bits & (bits - 1);
+			SL_COUNTER_ADD(e->nmalloc, 1);
+			return (void *)(e->wordbase + (uintptr_t)__builtin_ctzll(bits) * e->elemsize);
+		}
+	}
+	return sl_fe_bitmap_alloc_slow(cls);
+}
+
+/*
+ * The free fast path, after the caller's page-map lookup (two loads): the span must be
+ * the one this cache owns for its class; then the offset check (one multiply), the
+ * index (one more), and a bit test-and-set in the cache word or the span's bitmap — about
+ * 30 instructions in all, no lock, no atomic read-modify-write. Returns false for
+ * anything else (another thread's span or none, a bad pointer, a double free, tiny
+ * blocks): the caller's slow path sorts it out.
+ */
+SL_INLINE bool sl_fe_bitmap_free_fast(sl_mcache *c, sl_span *s, void *p)
+{
+	sl_bm_class *e = &c->fe.cls[s->sizeclass];
+	if (SL_LIKELY(e->span == s && !e->slowfree && sl_span_is_object(s, p))) {
+		uint64_t off = (uintptr_t)p - s->base;
+		uint32_t idx = (uint32_t)(((unsigned __int128)off * s->divmagic) >> 64);
+		uint64_t bit = (uint64_t)1 << (idx & 63);
+		uint64_t *w = (idx >> 6) == e->word ? &e->cache : &s->freebits[idx >> 6];
+		if (SL_LIKELY(!(*w & bit))) {
+			*w |= bit;
+			SL_COUNTER_ADD(e->nfree, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Alignment of a tiny request, as Go: 8, 4 or 2 by the size's low bits, else 1. */
+SL_INLINE uint32_t sl_fe_bitmap_tiny_align_mask(size_t size)
+{
+	return (size & 7) == 0 ? 7 : (size & 3) == 0 ? 3 : (size & 1) == 0 ? 1 : 0;
+}
+
+/*
+ * `tiny` fast path (size < 16): the next suitably aligned bytes of the thread's current
+ * 16-byte block. Costs one atomic add on the block's word (frees from other threads
+ * update it concurrently) besides a dozen plain instructions.
+ */
+SL_INLINE void *sl_fe_bitmap_alloc_tiny(size_t size)
+{
+	sl_mcache *c = sl_tls_cache;
+	if (size == 0)
+		size = 1; /* distinct pointers for malloc(0) */
+	if (SL_LIKELY(c != NULL)) {
+		uint32_t m = sl_fe_bitmap_tiny_align_mask(size);
+		uint32_t old = c->fe.tinyoff;
+		uint32_t off = (old + m) & ~m;
+		if (SL_LIKELY(off + size <= 16)) {
+			uint32_t end = off + (uint32_t)size;
+			/* Sets the start bit (clear: offsets only grow) and advances the fill. */
+			__atomic_fetch_add(c->fe.tinyword, (1u << off) + ((end - old) << SL_TINY_FILL_SHIFT),
+					   __ATOMIC_RELAXED);
+			c->fe.tinyoff = end;
+			SL_COUNTER_ADD(c->fe.tiny_allocs, 1);
+			SL_COUNTER_ADD(c->fe.tiny_class_bytes, sl_sc_class_to_size(sl_sc_size_to_class(size)));
+			return (void *)(c->fe.tiny + off);
+		}
+	}
+	return sl_fe_bitmap_alloc_tiny_slow(size);
+}
+
+/* Per-class figures count a tiny object as an object of the 16-byte class, and not
+ * the blocks (frees of tiny objects count there too; block releases do not). */
+SL_INLINE uint64_t sl_fe_bitmap_cache_mallocs(sl_mcache *c, uint32_t cls)
+{
+	uint64_t n = SL_COUNTER_READ(c->fe.cls[cls].nmalloc);
+	if (SL_FE_BITMAP_TINY && cls == c->fe.tinycls)
+		n += SL_COUNTER_READ(c->fe.tiny_allocs) - SL_COUNTER_READ(c->fe.tiny_blocks);
+	return n;
+}
+
+SL_INLINE uint64_t sl_fe_bitmap_cache_frees(sl_mcache *c, uint32_t cls)
+{
+	return SL_COUNTER_READ(c->fe.cls[cls].nfree);
+}
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * core/frontend_bitmap.c — the slow paths of front ends `bitmap` and `tiny` (fast paths
+ * in core/frontend/bitmap.h): refilling the cache word from the span's bitmap, taking a
+ * span from mcentral and giving it back, remote frees, tiny blocks, statistics. See
+ * malloc.c ("Front ends") for the design.
+ *
+ * The remote-free word s->xfree (encoding in frontend/bitmap.h) carries the span's state
+ * and is changed only by compare-and-swap or exchange:
+ *
+ *   OWNED            a cache owns the span. Other threads push freed objects on the
+ *                    list (one CAS); the owner takes the whole list with one exchange
+ *                    when it has scanned every bitmap word, and merges it.
+ *   in mcentral      the count field holds the objects in use. A pusher decrements it
+ *                    with the same CAS that links the object. LISTED says the span is on
+ *                    the partial list; a pusher that finds it clear takes the mcentral's
+ *                    lock *before* its CAS and lists the span (so a span that went back
+ *                    full becomes reusable on its first remote free, while later pushes
+ *                    take no lock). The pusher whose CAS takes the count to zero also
+ *                    sets DYING and releases the span to the mheap under the lock; a
+ *                    DYING span is never cached again.
+ *
+ * Every transition that can release a span happens under the mcentral's lock after a
+ * CAS that exactly one thread wins, so no thread touches a released span. Spans taken
+ * from mcentral merge their pending list into the bitmap under the lock.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#if defined(SPANLAB_FRONTEND_BITMAP) || defined(SPANLAB_FRONTEND_TINY)
+
+#define SL_BM_NOWORD UINT32_MAX	/* entry has no word loaded */
+#define SL_BM_NODE_CHECK 16	/* slow paths between two checks of the NUMA node */
+
+/* Slow-path statistics (relaxed atomics). */
+static uint64_t sl_bm_refills, sl_bm_merged;
+static uint64_t sl_tiny_blocks_taken, sl_tiny_blocks_released, sl_tiny_frees;
+/* Fast-path tiny counters of exited threads. */
+static uint64_t sl_tiny_dead_allocs, sl_tiny_dead_class_bytes;
+
+#define SL_STAT_ADD(var, n) __atomic_fetch_add(&(var), (n), __ATOMIC_RELAXED)
+
+static SL_NOINLINE SL_COLD void sl_bm_double_free(const void *p, const sl_span *s)
+{
+	sl_fatal("free(): double free or invalid pointer %p (size class %u, %u bytes)", p, s->sizeclass,
+		 s->elemsize);
+}
+
+/* The size class tiny blocks come from: the 16-byte class, 0 if the table has none. */
+static uint32_t sl_bm_tiny_class(void)
+{
+	if (!SL_FE_BITMAP_TINY)
+		return 0;
+	uint32_t c = sl_sc_size_to_class(16);
+	return sl_sc_class_to_size(c) == 16 ? c : 0;
+}
+
+static inline uint32_t sl_bm_nwords(const sl_span *s) { return (s->nelems + 63) / 64; }
+
+static inline uint32_t sl_bm_index(const sl_span *s, const void *p)
+{
+	uint64_t off = (uintptr_t)p - s->base;
+	return (uint32_t)(((unsigned __int128)off * s->divmagic) >> 64);
+}
+
+/* ---- Span bitmaps (the mcentral's lock held) ---- */
+
+static size_t sl_bm_meta_size(const sl_mcentral *ct)
+{
+	size_t n = (size_t)(ct->nelems + 63) / 64 * sizeof(uint64_t);
+	if (SL_FE_BITMAP_TINY && ct->elemsize == 16)
+		n += (size_t)ct->nelems * sizeof(uint32_t);
+	return n;
+}
+
+/* Gives new SMALL span s its bitmap (every slot free), from the class's spare ones or
+ * the metadata allocator (never malloc). */
+static bool sl_bm_span_init(sl_mcentral *ct, sl_span *s)
+{
+	if (ct->nelems >= 65536 || ct->elemsize % 8)
+		sl_fatal("bitmap front end: size class %u (%u bytes, %u per span) is not supported", ct->sizeclass,
+			 ct->elemsize, ct->nelems);
+	size_t size = sl_bm_meta_size(ct);
+	void *m = ct->fe_spare;
+	if (m)
+		ct->fe_spare = *(void **)m;
+	else if (!(m = sl_meta_alloc(size)))
+		return false;
+	memset(m, 0, size);
+	uint64_t *bits = m;
+	uint32_t nw = sl_bm_nwords(s);
+	for (uint32_t w = 0; w < nw; w++)
+		bits[w] = ~(uint64_t)0;
+	if (s->nelems % 64)
+		bits[nw - 1] = ((uint64_t)1 << (s->nelems % 64)) - 1;
+	s->freebits = bits;
+	s->tinywords = SL_FE_BITMAP_TINY && ct->elemsize == 16 ? (uint32_t *)(bits + nw) : NULL;
+	atomic_store_explicit(&s->xfree, SL_XF_LISTED, memory_order_relaxed); /* on partial, none in use */
+	return true;
+}
+
+/* A new span on the partial list, with its bitmap; NULL when memory is exhausted. */
+static sl_span *sl_bm_grow(sl_mcentral *ct)
+{
+	sl_span *s = sl_mcentral_grow(ct);
+	if (s && !sl_bm_span_init(ct, s)) {
+		sl_partial_remove(ct, s);
+		ct->nspans--;
+		sl_mheap_free(ct->heap, s);
+		s = NULL;
+	}
+	return s;
+}
+
+/* Span s has no object in use and nobody can reach it any more: back to the mheap. */
+static void sl_bm_release(sl_mcentral *ct, sl_span *s)
+{
+	if (s->partial)
+		sl_partial_remove(ct, s);
+	ct->nspans--;
+	*(void **)s->freebits = ct->fe_spare;
+	ct->fe_spare = s->freebits;
+	s->freebits = NULL;
+	s->tinywords = NULL;
+	atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
+	sl_mheap_free(ct->heap, s);
+}
+
+/* Sets the bits of a remote-free list's objects in s->freebits (by the owner, or under
+ * the lock). An object whose bit is already set was freed twice: abort naming it. */
+static void sl_bm_merge(sl_span *s, void *list)
+{
+	uint64_t n = 0;
+	while (list) {
+		void *next = *(void **)list;
+		uint32_t idx = sl_bm_index(s, list);
+		uint64_t bit = (uint64_t)1 << (idx & 63);
+		if (idx >= s->nelems || (s->freebits[idx >> 6] & bit))
+			sl_bm_double_free(list, s);
+		s->freebits[idx >> 6] |= bit;
+		n++;
+		list = next;
+	}
+	if (n)
+		SL_STAT_ADD(sl_bm_merged, n);
+}
+
+static uint32_t sl_bm_popcount(const sl_span *s)
+{
+	uint32_t n = 0, nw = sl_bm_nwords(s);
+	for (uint32_t w = 0; w < nw; w++)
+		n += (uint32_t)__builtin_popcountll(s->freebits[w]);
+	return n;
+}
+
+/* ---- mcentral side: cacheSpan, uncacheSpan, remote free ---- */
+
+/* Takes a span with free slots from mcentral (or a new one) for a cache. */
+static sl_span *sl_bm_cache_span(sl_mcentral *ct)
+{
+	sl_sync_lock(&ct->lock);
+	sl_span *s;
+	for (;;) {
+		if (!(s = ct->partial) && !(s = sl_bm_grow(ct)))
+			break;
+		sl_partial_remove(ct, s);
+		uint64_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+		while (!(x & SL_XF_DYING) &&
+		       !atomic_compare_exchange_weak_explicit(&s->xfree, &x, SL_XF_OWNED, memory_order_acq_rel,
+							      memory_order_acquire))
+			;
+		if (x & SL_XF_DYING)
+			continue; /* its last free is releasing it */
+		sl_bm_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+		break;
+	}
+	sl_sync_unlock(&ct->lock);
+	return s;
+}
+
+/* Gives entry e's span back to mcentral: listed if it has free slots, released if
+ * every object is free, else left off every list until its first remote free. */
+static void sl_bm_uncache(sl_bm_class *e)
+{
+	sl_span *s = e->span;
+	if (!s)
+		return;
+	if (e->word != SL_BM_NOWORD)
+		s->freebits[e->word] = e->cache;
+	e->span = NULL;
+	e->cache = 0;
+	e->word = SL_BM_NOWORD;
+	e->wordbase = 0;
+	sl_mcentral *ct = &s->heap->central[s->sizeclass];
+	sl_sync_lock(&ct->lock);
+	for (;;) {
+		uint64_t x = atomic_exchange_explicit(&s->xfree, SL_XF_OWNED, memory_order_acq_rel);
+		sl_bm_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+		uint32_t nfree = sl_bm_popcount(s);
+		if (nfree == s->nelems) {
+			sl_bm_release(ct, s); /* nothing in use: nobody can push */
+			break;
+		}
+		uint64_t want = (uint64_t)(s->nelems - nfree) << 48 | (nfree ? SL_XF_LISTED : 0);
+		uint64_t expect = SL_XF_OWNED;
+		if (atomic_compare_exchange_strong_explicit(&s->xfree, &expect, want, memory_order_acq_rel,
+							    memory_order_acquire)) {
+			s->nfree = nfree;
+			if (nfree)
+				sl_partial_push(ct, s);
+			break;
+		}
+		/* A remote free arrived meanwhile: merge it too. */
+	}
+	sl_sync_unlock(&ct->lock);
+}
+
+/* Free of p (an object of s) by a thread that does not own s, or with no cache. */
+static void sl_bm_free_remote(sl_span *s, void *p)
+{
+	sl_mcentral *ct = &s->heap->central[s->sizeclass];
+	bool locked = false;
+	uint64_t x = atomic_load_explicit(&s->xfree, memory_order_acquire), nx;
+	for (;;) {
+		if (x & SL_XF_OWNED) {
+			*(void **)p = (void *)(uintptr_t)(x & SL_XF_PTRMASK);
+			nx = (uintptr_t)p | SL_XF_OWNED;
+		} else {
+			if ((x & SL_XF_DYING) || (x >> 48) == 0) {
+				if (locked)
+					sl_sync_unlock(&ct->lock);
+				sl_bm_double_free(p, s); /* nothing of s is in use */
+			}
+			if (!(x & SL_XF_LISTED) && !locked) {
+				sl_sync_lock(&ct->lock);
+				locked = true;
+				x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+				continue;
+			}
+			*(void **)p = (void *)(uintptr_t)(x & SL_XF_PTRMASK);
+			nx = ((x & ~SL_XF_PTRMASK) - SL_XF_ONE) | (uintptr_t)p | SL_XF_LISTED;
+			if ((nx >> 48) == 0)
+				nx |= SL_XF_DYING;
+		}
+		if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
+							  memory_order_acquire))
+			break;
+	}
+	if (!(nx & SL_XF_OWNED) && (!(x & SL_XF_LISTED) || (nx & SL_XF_DYING))) {
+		if (!locked) {
+			sl_sync_lock(&ct->lock);
+			locked = true;
+		}
+		if (nx & SL_XF_DYING) {
+			/* The last object: merge (catches a double free that made the count reach
+			 * zero early) and release. */
+			uint64_t list = atomic_exchange_explicit(&s->xfree, SL_XF_DYING, memory_order_acq_rel);
+			sl_bm_merge(s, (void *)(uintptr_t)(list & SL_XF_PTRMASK));
+			sl_bm_release(ct, s);
+		} else if (!s->partial) {
+			sl_partial_push(ct, s);
+		}
+	}
+	if (locked)
+		sl_sync_unlock(&ct->lock);
+}
+
+/* One object straight from mcentral, for a thread without a cache (initialising, or
+ * after its cache was torn down at exit). */
+static void *sl_bm_alloc_uncached(uint32_t cls)
+{
+	sl_mcentral *ct = &sl_local_heap()->central[cls];
+	void *p = NULL;
+	sl_sync_lock(&ct->lock);
+	for (;;) {
+		sl_span *s = ct->partial;
+		if (!s && !(s = sl_bm_grow(ct)))
+			break;
+		/* Reserve one object (count + 1: no free can now take the count to zero) and
+		 * take the pending list. */
+		uint64_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+		while (!(x & SL_XF_DYING) &&
+		       !atomic_compare_exchange_weak_explicit(&s->xfree, &x, (x & ~SL_XF_PTRMASK) + SL_XF_ONE,
+							      memory_order_acq_rel, memory_order_acquire))
+			;
+		if (x & SL_XF_DYING) {
+			sl_partial_remove(ct, s);
+			continue;
+		}
+		sl_bm_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+		uint32_t nw = sl_bm_nwords(s), w = 0;
+		while (w < nw && !s->freebits[w])
+			w++;
+		if (w == nw)
+			sl_fatal("bitmap front end: span %p of class %u is listed without a free slot", (void *)s->base, cls);
+		uint32_t i = (uint32_t)__builtin_ctzll(s->freebits[w]);
+		s->freebits[w] &= s->freebits[w] - 1;
+		p = (void *)(s->base + ((uintptr_t)w * 64 + i) * s->elemsize);
+		if (!sl_bm_popcount(s)) {
+			/* Full: off the partial list unless a remote free is pending. */
+			x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+			while (!(x & SL_XF_PTRMASK)) {
+				if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~SL_XF_LISTED,
+									  memory_order_acq_rel, memory_order_acquire)) {
+					sl_partial_remove(ct, s);
+					break;
+				}
+			}
+		}
+		break;
+	}
+	sl_sync_unlock(&ct->lock);
+	if (p)
+		__atomic_fetch_add(&sl_uncached_mallocs[cls], 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+/* ---- The cache side ---- */
+
+/* Loads the first non-empty bitmap word at or after `from` into entry e. */
+static bool sl_bm_load_from(sl_bm_class *e, sl_span *s, uint32_t from)
+{
+	uint32_t nw = sl_bm_nwords(s);
+	for (uint32_t w = from; w < nw; w++) {
+		if (s->freebits[w]) {
+			e->word = w;
+			e->cache = s->freebits[w];
+			e->wordbase = s->base + (uintptr_t)w * 64 * s->elemsize;
+			SL_STAT_ADD(sl_bm_refills, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Entry e's cache word is empty: the next word with free slots, scanning on; at the
+ * end, merge the remote frees and scan again from the start. False: the span is full. */
+static bool sl_bm_next_word(sl_bm_class *e)
+{
+	sl_span *s = e->span;
+	uint32_t from = 0;
+	if (e->word != SL_BM_NOWORD) {
+		s->freebits[e->word] = e->cache;
+		from = e->word + 1;
+	}
+	e->word = SL_BM_NOWORD;
+	e->cache = 0;
+	if (sl_bm_load_from(e, s, from))
+		return true;
+	if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & SL_XF_PTRMASK) {
+		uint64_t x = atomic_exchange_explicit(&s->xfree, SL_XF_OWNED, memory_order_acq_rel);
+		sl_bm_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+	}
+	return sl_bm_load_from(e, s, 0);
+}
+
+static void sl_bm_tiny_retire(sl_mcache *c);
+
+void sl_fe_bitmap_flush(sl_mcache *c)
+{
+	sl_bm_tiny_retire(c);
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
+		sl_bm_uncache(&c->fe.cls[cls]);
+}
+
+SL_NOINLINE void *sl_fe_bitmap_alloc_slow(uint32_t cls)
+{
+	sl_ensure_init();
+	sl_mcache *c = sl_tls_cache;
+	if (!c)
+		c = sl_mcache_get_slow();
+	if (!c) {
+		void *p = sl_bm_alloc_uncached(cls);
+		if (!p)
+			errno = ENOMEM;
+		return p;
+	}
+	if (SL_NUMA_MAX_NODES > 1 && sl_nheaps > 1 && ++c->fe.nslow >= SL_BM_NODE_CHECK) {
+		/* A thread that moved to another node gives its spans back to their heap. */
+		c->fe.nslow = 0;
+		sl_mheap *h = &sl_heaps[sl_numa_current_node() % sl_nheaps];
+		if (h != c->heap) {
+			sl_fe_bitmap_flush(c);
+			c->heap = h;
+		}
+	}
+	sl_bm_class *e = &c->fe.cls[cls];
+	while (!e->cache) {
+		if (e->span && sl_bm_next_word(e))
+			break;
+		sl_bm_uncache(e); /* full (or none) */
+		sl_span *s = sl_bm_cache_span(&c->heap->central[cls]);
+		if (!s) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		e->span = s;
+		e->word = SL_BM_NOWORD;
+	}
+	uint64_t bits = e->cache;
+	e->cache = bits & (bits - 1);
+	SL_COUNTER_ADD(e->nmalloc, 1);
+	return (void *)(e->wordbase + (uintptr_t)__builtin_ctzll(bits) * e->elemsize);
+}
+
+/* Free of object p of s (not a tiny object): by the owner into the bitmap, else
+ * remote. Counted in the freeing thread's cache unless it is a tiny block (!count). */
+static void sl_bm_free_object(sl_span *s, void *p, bool count)
+{
+	sl_mcache *c = sl_tls_cache;
+	if (c) {
+		sl_bm_class *e = &c->fe.cls[s->sizeclass];
+		if (count)
+			SL_COUNTER_ADD(e->nfree, 1);
+		if (e->span == s) {
+			uint32_t idx = sl_bm_index(s, p);
+			uint64_t bit = (uint64_t)1 << (idx & 63);
+			uint64_t *w = (idx >> 6) == e->word ? &e->cache : &s->freebits[idx >> 6];
+			if (*w & bit)
+				sl_bm_double_free(p, s);
+			*w |= bit;
+			return;
+		}
+		if (s->heap != c->heap)
+			__atomic_fetch_add(&s->heap->remote_frees, 1, __ATOMIC_RELAXED);
+	} else if (count) {
+		__atomic_fetch_add(&sl_uncached_frees[s->sizeclass], 1, __ATOMIC_RELAXED);
+	}
+	sl_bm_free_remote(s, p);
+}
+
+/* ---- Tiny blocks (`tiny` only; see frontend/tiny.h) ---- */
+
+/* Drops the cache's hold on its current block; the last one out frees the block. */
+static void sl_bm_tiny_retire(sl_mcache *c)
+{
+	if (!SL_FE_BITMAP_TINY || !c->fe.tiny)
+		return;
+	void *b = (void *)c->fe.tiny;
+	uint32_t *w = c->fe.tinyword;
+	c->fe.tiny = 0;
+	c->fe.tinyword = NULL;
+	c->fe.tinyoff = 16;
+	uint32_t old = __atomic_fetch_and(w, ~SL_TINY_HOLD, __ATOMIC_ACQ_REL);
+	if (!(old & SL_TINY_LIVE)) {
+		__atomic_store_n(w, 0, __ATOMIC_RELAXED);
+		SL_STAT_ADD(sl_tiny_blocks_released, 1);
+		sl_bm_free_object(sl_span_of(b), b, false);
+	}
+}
+
+SL_NOINLINE void *sl_fe_bitmap_alloc_tiny_slow(size_t size)
+{
+	sl_ensure_init();
+	sl_mcache *c = sl_tls_cache;
+	if (!c)
+		c = sl_mcache_get_slow();
+	uint32_t tcls = sl_bm_tiny_class();
+	if (!c || !tcls)
+		return sl_fe_bitmap_alloc(sl_sc_size_to_class(size));
+	sl_bm_tiny_retire(c);
+	void *b = sl_fe_bitmap_alloc(tcls);
+	if (!b)
+		return NULL;
+	sl_span *s = sl_span_of(b);
+	uint32_t *w = &s->tinywords[((uintptr_t)b - s->base) >> 4];
+	__atomic_store_n(w, SL_TINY_HOLD | 1u | ((uint32_t)size << SL_TINY_FILL_SHIFT), __ATOMIC_RELAXED);
+	c->fe.tiny = (uintptr_t)b;
+	c->fe.tinyword = w;
+	c->fe.tinyoff = (uint32_t)size;
+	SL_STAT_ADD(sl_tiny_blocks_taken, 1);
+	SL_COUNTER_ADD(c->fe.tiny_blocks, 1);
+	SL_COUNTER_ADD(c->fe.tiny_allocs, 1);
+	SL_COUNTER_ADD(c->fe.tiny_class_bytes, sl_sc_class_to_size(sl_sc_size_to_class(size)));
+	return b;
+}
+
+/* p lies in a 16-byte slot of a span with tiny words. Returns false if the slot is not
+ * a tiny block (an ordinary 16-byte object). */
+static bool sl_bm_tiny_free(sl_span *s, void *p)
+{
+	uintptr_t off = (uintptr_t)p - s->base;
+	uint32_t o = (uint32_t)(off & 15);
+	uint32_t *w = &s->tinywords[off >> 4];
+	if (!__atomic_load_n(w, __ATOMIC_ACQUIRE)) {
+		if (o)
+			sl_bm_double_free(p, s); /* its block was released meanwhile */
+		return false;
+	}
+	uint32_t bit = 1u << o;
+	uint32_t old = __atomic_fetch_and(w, ~bit, __ATOMIC_ACQ_REL);
+	if (!(old & bit))
+		sl_fatal("free(): double free or invalid pointer %p (tiny object)", p);
+	SL_STAT_ADD(sl_tiny_frees, 1);
+	sl_mcache *c = sl_tls_cache;
+	if (c)
+		SL_COUNTER_ADD(c->fe.cls[s->sizeclass].nfree, 1);
+	else
+		__atomic_fetch_add(&sl_uncached_frees[s->sizeclass], 1, __ATOMIC_RELAXED);
+	uint32_t now = old & ~bit;
+	if (!(now & (SL_TINY_LIVE | SL_TINY_HOLD))) {
+		void *b = (void *)(s->base + (off & ~(uintptr_t)15));
+		__atomic_store_n(w, 0, __ATOMIC_RELAXED);
+		SL_STAT_ADD(sl_tiny_blocks_released, 1);
+		sl_bm_free_object(s, b, false);
+	}
+	return true;
+}
+
+/* ---- Contract hooks ---- */
+
+void sl_fe_bitmap_free_small(sl_span *s, void *p)
+{
+	if (SL_FE_BITMAP_TINY && s->tinywords && sl_bm_tiny_free(s, p))
+		return;
+	sl_bm_free_object(s, p, true);
+}
+
+bool sl_fe_bitmap_check_interior(sl_span *s, const void *p)
+{
+	if (!SL_FE_BITMAP_TINY || !s->tinywords)
+		return false;
+	uintptr_t off = (uintptr_t)p - s->base;
+	if (off >= s->limit)
+		return false;
+	uint32_t w = __atomic_load_n(&s->tinywords[off >> 4], __ATOMIC_ACQUIRE);
+	return w && (w & (1u << (off & 15)));
+}
+
+/* A tiny object's usable size: up to the next live object of its block, else up to the
+ * block's fill mark — its size rounded up to the next object's alignment. The bytes
+ * are never handed out again while it lives (a block's offsets only grow). */
+size_t sl_fe_bitmap_usable(sl_span *s, const void *p)
+{
+	if (SL_FE_BITMAP_TINY && s->tinywords) {
+		uintptr_t off = (uintptr_t)p - s->base;
+		uint32_t w = __atomic_load_n(&s->tinywords[off >> 4], __ATOMIC_ACQUIRE);
+		if (w) {
+			uint32_t o = (uint32_t)(off & 15);
+			uint32_t higher = (w & SL_TINY_LIVE) >> o >> 1;
+			uint32_t next = higher ? o + 1 + (uint32_t)__builtin_ctz(higher)
+					       : (w >> SL_TINY_FILL_SHIFT) & 31;
+			return next > o ? next - o : 1;
+		}
+	}
+	return s->elemsize;
+}
+
+void sl_fe_bitmap_cache_init(sl_mcache *c)
+{
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		sl_bm_class *e = &c->fe.cls[cls];
+		e->elemsize = sl_classes[cls].size;
+		e->word = SL_BM_NOWORD;
+		e->slowfree = SL_FE_BITMAP_TINY && e->elemsize == 16;
+	}
+	c->fe.tinyoff = 16;
+	c->fe.tinycls = sl_bm_tiny_class();
+}
+
+/* Thread exit: the current tiny block and every span go back to mcentral. */
+void sl_fe_bitmap_cache_teardown(sl_mcache *c)
+{
+	sl_fe_bitmap_flush(c);
+	SL_STAT_ADD(sl_tiny_dead_allocs, SL_COUNTER_READ(c->fe.tiny_allocs));
+	SL_STAT_ADD(sl_tiny_dead_class_bytes, SL_COUNTER_READ(c->fe.tiny_class_bytes));
+}
+
+/* Free objects of a span on the partial list (its mcentral's lock held). */
+uint64_t sl_fe_bitmap_span_free_objects(sl_span *s)
+{
+	uint64_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+	return (x & SL_XF_OWNED) ? 0 : s->nelems - (x >> 48);
+}
+
+static void sl_bm_sum_tiny(sl_mcache *c, void *arg)
+{
+	uint64_t *sum = arg;
+	sum[0] += SL_COUNTER_READ(c->fe.tiny_allocs);
+	sum[1] += SL_COUNTER_READ(c->fe.tiny_class_bytes);
+}
+
+void sl_fe_bitmap_stats(spanlab_stats *out)
+{
+	out->bitmap_refills = __atomic_load_n(&sl_bm_refills, __ATOMIC_RELAXED);
+	out->remote_merged = __atomic_load_n(&sl_bm_merged, __ATOMIC_RELAXED);
+	if (!SL_FE_BITMAP_TINY)
+		return;
+	uint64_t sum[2] = {__atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED),
+			   __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED)};
+	sl_mcache_foreach(sl_bm_sum_tiny, sum);
+	uint64_t taken = __atomic_load_n(&sl_tiny_blocks_taken, __ATOMIC_RELAXED);
+	uint64_t released = __atomic_load_n(&sl_tiny_blocks_released, __ATOMIC_RELAXED);
+	uint64_t frees = __atomic_load_n(&sl_tiny_frees, __ATOMIC_RELAXED);
+	out->tiny_allocs = sum[0];
+	out->tiny_objects = sum[0] > frees ? sum[0] - frees : 0;
+	out->tiny_blocks = taken > released ? taken - released : 0;
+	out->tiny_saved = sum[1] > taken * 16 ? sum[1] - taken * 16 : 0;
+}
+
+#endif
