@@ -1,0 +1,202 @@
+/*
+ * tests/frontend/unit_frontend.c — unit tests of the bitmap front ends, linked with a
+ * `bitmap` or `tiny` variant's static library and compiled with its policy definitions
+ * (it sees core/internal.h).
+ *
+ *   scan     every slot of a span is handed out exactly once per span generation: a
+ *            fresh thread allocates a whole span's worth of one class and the pointers
+ *            are exactly the span's slots; after freeing them all and allocating again,
+ *            the same set comes back, each once.
+ *   remote   several threads free objects of one span owned by the main thread while
+ *            it keeps allocating from it: every object is handed out at most once at a
+ *            time, and remote_merged / mallocs / frees reconcile.
+ *   tiny     (tiny variants) a 16-byte block is not reused while one of its tiny
+ *            objects is live, and is reused once all are freed.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/internal.h"
+
+static int failures;
+#define CHECK(c, ...)                                                                        \
+	do {                                                                                 \
+		if (!(c)) {                                                                  \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #c); \
+			fprintf(stderr, __VA_ARGS__);                                        \
+			fprintf(stderr, "\n");                                               \
+			failures++;                                                          \
+		}                                                                            \
+	} while (0)
+
+/* ---- scan ---- */
+
+static void *scan_thread(void *arg)
+{
+	(void)arg;
+	const size_t size = 256;
+	static void *ptrs[8192];
+	static uint8_t seen[8192];
+	for (int gen = 0; gen < 3; gen++) {
+		/* Allocate until the cache moves to another span: the span's whole generation. */
+		void *p = spanlab_malloc(size), *next;
+		sl_span *s = sl_span_of(p);
+		uint32_t n = s->nelems, got = 0;
+		ptrs[got++] = p;
+		while ((next = spanlab_malloc(size)) && sl_span_of(next) == s && got < 8192)
+			ptrs[got++] = next;
+		CHECK(got == n, "gen %d: %u of the span's %u slots before it moved on", gen, got, n);
+		memset(seen, 0, sizeof seen);
+		for (uint32_t i = 0; i < got; i++) {
+			bool exact;
+			uint32_t idx = sl_span_index(s, ptrs[i], &exact);
+			CHECK(exact && idx < n, "gen %d: %p is not a slot", gen, ptrs[i]);
+			if (exact && idx < n) {
+				CHECK(!seen[idx], "gen %d: slot %u handed out twice", gen, idx);
+				seen[idx] = 1;
+			}
+		}
+		/* Free in a scrambled order (the full span is in mcentral: remote path), then
+		 * the next generation starts from `next`'s span, which this cache owns. */
+		for (uint32_t i = 0; i < got; i++)
+			spanlab_free(ptrs[(i * 7919u) % got]);
+		spanlab_free(next);
+	}
+	return NULL;
+}
+
+/* ---- remote ---- */
+
+#define RT_THREADS 4
+#define RT_ROUNDS 200
+#define RT_BATCH 64
+typedef struct {
+	void *objs[RT_BATCH];
+	atomic_int ready; /* 1: objs filled by main, to be freed by the worker */
+} rt_slot;
+static rt_slot rt_slots[RT_THREADS];
+static atomic_int rt_stop;
+
+static void *rt_worker(void *arg)
+{
+	rt_slot *sl = arg;
+	for (;;) {
+		while (!atomic_load(&sl->ready)) {
+			if (atomic_load(&rt_stop))
+				return NULL;
+			sched_yield();
+		}
+		for (int i = 0; i < RT_BATCH; i++) {
+			uint64_t *o = sl->objs[i];
+			CHECK(o[0] == (uint64_t)(uintptr_t)o, "object %p changed while live", (void *)o);
+			spanlab_free(o);
+		}
+		atomic_store(&sl->ready, 0);
+	}
+}
+
+static void test_remote(void)
+{
+	spanlab_stats st0, st1;
+	size_t size = 48;
+	spanlab_stats_get(&st0);
+	pthread_t t[RT_THREADS];
+	for (int i = 0; i < RT_THREADS; i++)
+		pthread_create(&t[i], NULL, rt_worker, &rt_slots[i]);
+	uint64_t handed = 0;
+	for (int r = 0; r < RT_ROUNDS; r++) {
+		for (int i = 0; i < RT_THREADS; i++) {
+			rt_slot *sl = &rt_slots[i];
+			while (atomic_load(&sl->ready))
+				sched_yield();
+			for (int k = 0; k < RT_BATCH; k++) {
+				uint64_t *o = spanlab_malloc(size);
+				/* A live object handed out again would have its stamp overwritten. */
+				o[0] = (uint64_t)(uintptr_t)o;
+				sl->objs[k] = o;
+				handed++;
+			}
+			atomic_store(&sl->ready, 1);
+		}
+	}
+	for (int i = 0; i < RT_THREADS; i++)
+		while (atomic_load(&rt_slots[i].ready))
+			sched_yield();
+	atomic_store(&rt_stop, 1);
+	for (int i = 0; i < RT_THREADS; i++)
+		pthread_join(t[i], NULL);
+	spanlab_trim(0);
+	spanlab_stats_get(&st1);
+	uint32_t cls = sl_sc_size_to_class(size);
+	uint64_t m = st1.classes[cls].mallocs - st0.classes[cls].mallocs;
+	uint64_t f = st1.classes[cls].frees - st0.classes[cls].frees;
+	CHECK(m == handed && f == handed, "class %u: %llu mallocs, %llu frees, %llu handed out", cls,
+	      (unsigned long long)m, (unsigned long long)f, (unsigned long long)handed);
+	/* Every remote free is merged by the owner or under mcentral's lock, or its span
+	 * was released whole (its last free merges the pending list too). */
+	CHECK(st1.remote_merged - st0.remote_merged == handed, "remote_merged %llu, remote frees %llu",
+	      (unsigned long long)(st1.remote_merged - st0.remote_merged), (unsigned long long)handed);
+	CHECK(st1.classes[cls].spans == st0.classes[cls].spans || st1.classes[cls].spans == 0,
+	      "class %u: %llu spans left", cls, (unsigned long long)st1.classes[cls].spans);
+}
+
+/* ---- tiny ---- */
+
+static void test_tiny(void)
+{
+	if (!SL_FE_TINY_MAX)
+		return;
+	/* Two 8-byte objects share a block; one stays live. */
+	char *a = spanlab_malloc(8), *b = spanlab_malloc(8);
+	CHECK((uintptr_t)b == (uintptr_t)a + 8, "two 8-byte tiny objects %p %p not in one block", a, b);
+	CHECK(spanlab_malloc_usable_size(a) == 8, "usable(a) = %zu", spanlab_malloc_usable_size(a));
+	char *c = spanlab_malloc(5); /* a new block */
+	uintptr_t block = (uintptr_t)a & ~(uintptr_t)15;
+	CHECK(((uintptr_t)c & ~(uintptr_t)15) != block, "5 bytes fit in a full block?");
+	memset(b, 0x42, 8);
+	spanlab_free(a);
+	/* Many more tiny allocations: none may land in a's block while b lives. */
+	static void *keep[20000];
+	for (int i = 0; i < 20000; i++) {
+		keep[i] = spanlab_malloc(1 + i % 15);
+		CHECK(((uintptr_t)keep[i] & ~(uintptr_t)15) != block, "block %p reused while %p lives",
+		      (void *)block, b);
+		uintptr_t o = (uintptr_t)keep[i];
+		size_t n = 1 + i % 15, al = (n & 7) == 0 ? 8 : (n & 3) == 0 ? 4 : (n & 1) == 0 ? 2 : 1;
+		CHECK(o % al == 0, "malloc(%zu) = %p not %zu-aligned", n, keep[i], al);
+		memset(keep[i], i & 0xff, n);
+	}
+	for (int i = 0; i < 8; i++)
+		CHECK((unsigned char)b[i] == 0x42, "b's byte %d overwritten", i);
+	for (int i = 0; i < 20000; i++)
+		CHECK(*(unsigned char *)keep[i] == (i & 0xff), "tiny object %d overwritten", i);
+	spanlab_stats st;
+	spanlab_stats_get(&st);
+	CHECK(st.tiny_objects >= 20001, "tiny_objects %llu", (unsigned long long)st.tiny_objects);
+	CHECK(st.tiny_saved > 0, "tiny_saved 0");
+	spanlab_free(b);
+	spanlab_free(c);
+	for (int i = 0; i < 20000; i++)
+		spanlab_free(keep[i]);
+	/* Now the block is free: a's span slot (as a 16-byte object) comes back eventually. */
+	spanlab_trim(0);
+	spanlab_stats_get(&st);
+	CHECK(st.tiny_objects == 0, "tiny_objects %llu after freeing all", (unsigned long long)st.tiny_objects);
+	CHECK(st.tiny_blocks == 0, "tiny_blocks %llu after trim", (unsigned long long)st.tiny_blocks);
+}
+
+int main(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, scan_thread, NULL);
+	pthread_join(t, NULL);
+	test_remote();
+	test_tiny();
+	if (failures) {
+		fprintf(stderr, "unit_frontend (%s): %d failure(s)\n", spanlab_variant(), failures);
+		return 1;
+	}
+	printf("unit_frontend (%s): ok\n", spanlab_variant());
+	return 0;
+}
