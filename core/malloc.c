@@ -101,8 +101,8 @@
  *
  * ==== fork ====
  *
- * pthread_atfork handlers take every engine lock before fork (order: sync policy,
- * mcentral locks, mheap, metadata, cache registry) and release (parent) or reinitialise
+ * pthread_atfork handlers take every engine lock before fork (order: statistics,
+ * sync policy, mcentral locks, mheap, metadata, cache registry) and release (parent) or reinitialise
  * (child) them after, so the child gets a consistent heap. The child keeps only the
  * forking thread's cache.
  */
@@ -240,6 +240,7 @@ __attribute__((constructor)) static void sl_constructor(void) { sl_ensure_init()
 
 static void sl_prefork(void)
 {
+	sl_stats_prefork();
 	sl_sync_prefork();
 	for (unsigned i = 0; i < sl_nheaps; i++)
 		for (uint32_t c = 1; c < SL_NUM_CLASSES; c++)
@@ -260,10 +261,12 @@ static void sl_postfork_parent(void)
 		for (uint32_t c = SL_NUM_CLASSES; c-- > 1;)
 			sl_mcentral_postfork_parent(&sl_heaps[i].central[c]);
 	sl_sync_postfork_parent();
+	sl_stats_postfork_parent();
 }
 
 static void sl_postfork_child(void)
 {
+	sl_stats_postfork_child();
 	sl_meta_postfork_child();
 	sl_mcache_postfork_child();
 	for (unsigned i = 0; i < sl_nheaps; i++)
@@ -359,6 +362,22 @@ static inline void sl_free(void *p)
 
 /* ---- The malloc family ---- */
 
+#ifndef SPANLAB_GLIBC_ALIGN
+#define SPANLAB_GLIBC_ALIGN 1
+#endif
+
+/* The class serving a request of size <= SL_MAX_SMALL. With SPANLAB_GLIBC_ALIGN (the
+ * default) blocks of more than 16 bytes are 16-byte aligned, as glibc's: a table with a
+ * class of 16 B or more that is not a multiple of 16 (Go's 24 B) gets requests rounded
+ * up to a multiple of 16 first, which the size-class contract makes land on a class
+ * that is one. Tables without such a class pay nothing. */
+SL_INLINE uint32_t sl_size_class(size_t size)
+{
+	if (SPANLAB_GLIBC_ALIGN && !SL_SC_ALIGN16 && size > 16)
+		size = (size + 15) & ~(size_t)15;
+	return sl_sc_size_to_class(size);
+}
+
 static inline void *sl_malloc(size_t size)
 {
 #if SL_FE_TINY_MAX
@@ -368,9 +387,9 @@ static inline void *sl_malloc(size_t size)
 #endif
 	/* Sizes up to 1 KiB first: one compare and one table load to the class. */
 	if (SL_LIKELY(size <= 1024))
-		return sl_fe_alloc(sl_sc_size_to_class(size));
+		return sl_fe_alloc(sl_size_class(size));
 	if (SL_LIKELY(size <= SL_MAX_SMALL))
-		return sl_fe_alloc(sl_sc_size_to_class(size));
+		return sl_fe_alloc(sl_size_class(size));
 	return sl_alloc_large(size, 1, false);
 }
 
@@ -387,7 +406,7 @@ static size_t sl_usable(const char *fn, void *p, sl_span **sp)
 static void *sl_alloc_aligned(size_t align, size_t size)
 {
 	if (size <= SL_MAX_SMALL && align <= SL_PAGE_SIZE) {
-		for (uint32_t c = sl_sc_size_to_class(size); c < SL_NUM_CLASSES; c++)
+		for (uint32_t c = sl_size_class(size); c < SL_NUM_CLASSES; c++)
 			if ((sl_sc_class_to_size(c) & (align - 1)) == 0)
 				return sl_fe_alloc(c);
 	}
@@ -407,7 +426,7 @@ static void *sl_api_calloc(size_t n, size_t size)
 	}
 	if (total > SL_MAX_SMALL)
 		return sl_alloc_large(total, 1, true);
-	void *p = sl_fe_alloc(sl_sc_size_to_class(total));
+	void *p = sl_fe_alloc(sl_size_class(total));
 	if (SL_LIKELY(p != NULL))
 		memset(p, 0, total);
 	return p;
@@ -425,7 +444,7 @@ static void *sl_api_realloc(void *p, size_t size)
 	size_t old = sl_usable("realloc", p, &s);
 	if (s->state == SL_SPAN_SMALL) {
 		/* Same class, or a tiny object (usable size below its class's) that still fits. */
-		if (old == s->elemsize ? size <= SL_MAX_SMALL && sl_sc_size_to_class(size) == s->sizeclass
+		if (old == s->elemsize ? size <= SL_MAX_SMALL && sl_size_class(size) == s->sizeclass
 				       : size <= old)
 			return p;
 	} else if (size > SL_MAX_SMALL && size <= SL_MAX_REQUEST &&

@@ -41,6 +41,7 @@
 
 #define SL_NUM_CLASSES SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _num_classes)
 #define SL_MAX_SMALL SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _max_small)
+#define SL_SC_ALIGN16 SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _align16)
 #define sl_sc_class_size SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _class_size)
 #define sl_sc_class_pages SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _class_pages)
 #define sl_sc_size_to_class SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _size_to_class)
@@ -50,6 +51,7 @@
 /* The contract, checked at compile time for the selected implementation. */
 _Static_assert(SL_NUM_CLASSES >= 2 && SL_NUM_CLASSES <= 255, "class count out of range");
 _Static_assert(SL_MAX_SMALL >= 32768, "max_small below the large-object threshold");
+_Static_assert(SL_SC_ALIGN16 == 0 || SL_SC_ALIGN16 == 1, "align16 is 0 or 1");
 _Static_assert(sizeof(sl_sc_class_size) / sizeof(sl_sc_class_size[0]) == SL_NUM_CLASSES,
 	       "class_size has num_classes entries");
 _Static_assert(sizeof(sl_sc_class_pages) / sizeof(sl_sc_class_pages[0]) == SL_NUM_CLASSES,

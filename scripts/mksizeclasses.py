@@ -299,6 +299,18 @@ def check_rules(t):
                 t.name, c)
         assert 1 <= p[c] <= MAX_PAGES, "%s: class %d pages %d" % (t.name, c, p[c])
         assert p[c] * t.page_size >= s[c], "%s: class %d holds no object" % (t.name, c)
+    # The engine keeps glibc's 16-byte alignment for requests over 16 bytes by rounding
+    # them up to a multiple of 16 when the table has a class of 16 B or more that is not
+    # one (align16 = 0): the class such a rounded request lands on must be one.
+    for size in range(32, t.max_small + 1, 16):
+        c = next(c for c in range(1, len(s)) if s[c] >= size)
+        assert s[c] % 16 == 0, "%s: a %d B request lands on class %d (%d B), not 16-aligned" % (
+            t.name, size, c, s[c])
+
+
+def align16(t):
+    """1 if every class of 16 bytes or more is a multiple of 16."""
+    return int(all(x % 16 == 0 for x in t.sizes if x >= 16))
 
 
 # --------------------------------------------------------------------------
@@ -373,6 +385,7 @@ def header(t):
 enum {{
 	sl_sc_{n}_num_classes = {len(t.sizes)}, /* including class 0 */
 	sl_sc_{n}_max_small = {t.max_small},
+	sl_sc_{n}_align16 = {align16(t)}, /* every class of 16 B or more is a multiple of 16 */
 }};
 
 {c_array("uint32_t", "sl_sc_%s_class_size" % n, t.sizes)}

@@ -76,6 +76,7 @@
 enum {
 	sl_sc_gen12_num_classes = 58, /* including class 0 */
 	sl_sc_gen12_max_small = 32768,
+	sl_sc_gen12_align16 = 1, /* every class of 16 B or more is a multiple of 16 */
 };
 
 static const uint32_t sl_sc_gen12_class_size[58] = {

@@ -108,6 +108,7 @@
 enum {
 	sl_sc_gen6_num_classes = 90, /* including class 0 */
 	sl_sc_gen6_max_small = 32768,
+	sl_sc_gen6_align16 = 1, /* every class of 16 B or more is a multiple of 16 */
 };
 
 static const uint32_t sl_sc_gen6_class_size[90] = {

@@ -86,6 +86,7 @@
 enum {
 	sl_sc_go_num_classes = 68, /* including class 0 */
 	sl_sc_go_max_small = 32768,
+	sl_sc_go_align16 = 0, /* every class of 16 B or more is a multiple of 16 */
 };
 
 static const uint32_t sl_sc_go_class_size[68] = {

@@ -86,6 +86,7 @@
 enum {
 	sl_sc_go19_num_classes = 67, /* including class 0 */
 	sl_sc_go19_max_small = 32768,
+	sl_sc_go19_align16 = 1, /* every class of 16 B or more is a multiple of 16 */
 };
 
 static const uint32_t sl_sc_go19_class_size[67] = {

@@ -60,6 +60,7 @@
 enum {
 	sl_sc_jemalloc_num_classes = 42, /* including class 0 */
 	sl_sc_jemalloc_max_small = 32768,
+	sl_sc_jemalloc_align16 = 1, /* every class of 16 B or more is a multiple of 16 */
 };
 
 static const uint32_t sl_sc_jemalloc_class_size[42] = {

@@ -30,6 +30,7 @@
 enum {
 	sl_sc_pow2_num_classes = 14, /* including class 0 */
 	sl_sc_pow2_max_small = 32768,
+	sl_sc_pow2_align16 = 1, /* every class of 16 B or more is a multiple of 16 */
 };
 
 static const uint32_t sl_sc_pow2_class_size[14] = {

@@ -105,6 +105,7 @@
 enum {
 	sl_sc_tcmalloc_num_classes = 86, /* including class 0 */
 	sl_sc_tcmalloc_max_small = 262144,
+	sl_sc_tcmalloc_align16 = 1, /* every class of 16 B or more is a multiple of 16 */
 };
 
 static const uint32_t sl_sc_tcmalloc_class_size[86] = {

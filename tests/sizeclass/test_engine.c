@@ -6,7 +6,9 @@
  *
  * - spanlab_size_classes() returns exactly the table's class sizes;
  * - every request size 1 .. max_small gets a block whose usable size is the size of
- *   the class the table's lookup picks, aligned to min(16, the class size's low bit);
+ *   the class the table's lookup picks (or, for a class of 16 B or more that is not a
+ *   multiple of 16, the next class that is: glibc's 16-byte alignment), aligned to
+ *   min(16, the class size's low bit);
  * - requests just above max_small are served (as page runs) with enough room.
  */
 #include <stdint.h>
@@ -50,7 +52,13 @@ int main(void)
 		      NAME(_class_size)[c]);
 
 	for (size_t s = 1; s <= max_small; s++) {
-		uint32_t want = NAME(_class_size)[NAME(_size_to_class)(s)];
+		/* The engine keeps glibc's guarantee that blocks of 16 bytes or more are
+		 * 16-byte aligned: a class of 16 B or more that is not a multiple of 16 (Go's
+		 * 24 B) is passed over for the next one that is. */
+		uint32_t c = NAME(_size_to_class)(s);
+		while (NAME(_class_size)[c] >= 16 && NAME(_class_size)[c] % 16 && c + 1 < n)
+			c++;
+		uint32_t want = NAME(_class_size)[c];
 		uintptr_t align = want & -want;
 		if (align > 16)
 			align = 16;
