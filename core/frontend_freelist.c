@@ -43,7 +43,7 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	sl_mcentral *ct = &s->heap->central[cls];
 	sl_mcache *c = sl_tls_cache;
 	void **o = p, **key = (void **)((char *)p + s->keyoff);
-	if (*key == (void *)sl_free_key &&
+	if ((*key == (void *)sl_free_key || (c && c->lists[cls].head == p)) &&
 	    ((c && sl_mcache_holds(c, cls, p)) || sl_mcentral_span_holds(ct, s, p)))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
 	if (c && s->heap == c->heap) {

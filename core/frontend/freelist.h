@@ -46,7 +46,7 @@ SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 
 /*
  * The free fast path, after the caller's page-map lookup (two loads): a validity check
- * of the offset (one multiply), the double-free key test, and a list push — about 30
+ * of the offset (one multiply), the double-free tests (key, list head), and a list push — about 30
  * instructions in all, no lock, no atomic read-modify-write, no statistics (see struct
  * sl_mcache). Returns false for anything unusual (bad pointer, key present, an object
  * of another NUMA node's heap): the caller's slow path sorts it out.
@@ -55,11 +55,14 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 {
 	if (SL_LIKELY(SL_NUMA_MAX_NODES == 1 || s->heap == c->heap)) {
 		void **key = (void **)((char *)p + s->keyoff);
-		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
-			sl_freelist *l = &c->lists[s->sizeclass];
+		sl_freelist *l = &c->lists[s->sizeclass];
+		void *head = l->head;
+		/* p == head: freed twice in a row, the one double free an 8-byte object (no
+		 * room for the key) can show. */
+		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key && p != head)) {
 			uint32_t n = l->count + 1;
 			*key = (void *)sl_free_key;
-			*(void **)p = l->head;
+			*(void **)p = head;
 			l->head = p;
 			__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
 			if (SL_UNLIKELY(n > l->max))
