@@ -357,6 +357,9 @@ void sl_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- stats.c ---- */
 void sl_options_read(void);
+void sl_stats_prefork(void);
+void sl_stats_postfork_parent(void);
+void sl_stats_postfork_child(void);
 
 /* The front end's fast paths and hooks (core/frontend.h). */
 #include "frontend.h"

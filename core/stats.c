@@ -59,13 +59,20 @@ void sl_options_read(void)
 
 _Static_assert(SL_NUMA_MAX_NODES <= SPANLAB_MAX_NODES, "public stats hold every mheap");
 
+/* Serialises readers (the per-class sums below are static); taken before any engine
+ * lock, and around fork like them. */
+static pthread_mutex_t sl_stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void sl_stats_prefork(void) { pthread_mutex_lock(&sl_stats_lock); }
+void sl_stats_postfork_parent(void) { pthread_mutex_unlock(&sl_stats_lock); }
+void sl_stats_postfork_child(void) { pthread_mutex_init(&sl_stats_lock, NULL); }
+
 void spanlab_stats_get(spanlab_stats *out)
 {
 	sl_ensure_init();
 	memset(out, 0, sizeof *out);
 	static uint64_t nmalloc[SL_NUM_CLASSES], nfree[SL_NUM_CLASSES]; /* under the lock below */
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&sl_stats_lock);
 	sl_mcache_stats(nmalloc, nfree, &out->threads);
 	uint64_t spans[SL_NUM_CLASSES] = {0}, span_free_bytes = 0, span_obj_bytes = 0;
 	for (unsigned i = 0; i < sl_nheaps; i++)
@@ -94,7 +101,7 @@ void spanlab_stats_get(spanlab_stats *out)
 		out->mallocs += nmalloc[c];
 		out->frees += nfree[c];
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&sl_stats_lock);
 	out->nodes = sl_nheaps;
 	for (unsigned i = 0; i < sl_nheaps; i++) {
 		sl_mheap *h = &sl_heaps[i];
