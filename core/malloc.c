@@ -125,19 +125,26 @@ sl_class_info sl_classes[SL_NUM_CLASSES];
 
 /* ---- Errors ---- */
 
-void sl_fatal(const char *fmt, ...)
+/* Writes "spanlab (<variant>): <message>\n" to stderr with one write(2): no stdio, no
+ * allocation, so it works from inside the allocator. */
+static void sl_vmessage(const char *fmt, va_list ap)
 {
 	char buf[512];
 	int n = snprintf(buf, sizeof buf, "spanlab (%s): ", spanlab_variant());
-	va_list ap;
-	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof buf - 2)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
 	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
 	(void)w;
+}
+
+void sl_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sl_vmessage(fmt, ap);
+	va_end(ap);
 	abort();
 }
 
@@ -145,17 +152,10 @@ void sl_verbose(const char *fmt, ...)
 {
 	if (!sl_opt.verbose)
 		return;
-	char buf[512];
-	int n = snprintf(buf, sizeof buf, "spanlab: ");
 	va_list ap;
 	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	sl_vmessage(fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof buf - 2)
-		n = (int)sizeof buf - 2;
-	buf[n++] = '\n';
-	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
-	(void)w;
 }
 
 /* ---- Initialisation ---- */
