@@ -274,6 +274,19 @@ static bool sl_mheap_grow(sl_mheap *h, size_t npages)
 
 /* ---- Allocation and free ---- */
 
+/* Inserts [base, end) of FREE span `from` (just taken off the free lists) as a FREE
+ * span of its own, in from's state. */
+static void sl_free_piece(sl_mheap *h, const sl_span *from, uintptr_t base, uintptr_t end)
+{
+	sl_span *p = sl_span_new(base, (end - base) >> SL_PAGE_SHIFT, h);
+	p->state = SL_SPAN_FREE;
+	p->released = from->released;
+	p->needzero = from->needzero;
+	p->free_since_ms = from->free_since_ms;
+	sl_pagemap_set(p->base, p->npages, p);
+	sl_free_insert(h, p);
+}
+
 sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool large)
 {
 	size_t need = npages + (align_pages > 1 ? align_pages - 1 : 0);
@@ -296,24 +309,11 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 	}
 	uintptr_t end = start + (npages << SL_PAGE_SHIFT);
 	uintptr_t send = s->base + (s->npages << SL_PAGE_SHIFT);
-	if (start > s->base) { /* leading pages stay free, in s's state */
-		sl_span *l = sl_span_new(s->base, (start - s->base) >> SL_PAGE_SHIFT, h);
-		l->state = SL_SPAN_FREE;
-		l->released = s->released;
-		l->needzero = s->needzero;
-		l->free_since_ms = s->free_since_ms;
-		sl_pagemap_set(l->base, l->npages, l);
-		sl_free_insert(h, l);
-	}
-	if (end < send) { /* trailing pages likewise */
-		sl_span *r = sl_span_new(end, (send - end) >> SL_PAGE_SHIFT, h);
-		r->state = SL_SPAN_FREE;
-		r->released = s->released;
-		r->needzero = s->needzero;
-		r->free_since_ms = s->free_since_ms;
-		sl_pagemap_set(r->base, r->npages, r);
-		sl_free_insert(h, r);
-	}
+	/* The leading and trailing pages stay free, in s's state. */
+	if (start > s->base)
+		sl_free_piece(h, s, s->base, start);
+	if (end < send)
+		sl_free_piece(h, s, end, send);
 	s->base = start;
 	s->npages = npages;
 	s->needzero = !s->released;
