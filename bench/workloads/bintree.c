@@ -87,9 +87,7 @@ static unsigned long long tree_size(int depth)
 }
 
 struct worker {
-	WL_LINE_ALIGNED int id;
-	unsigned long long ops;
-	bool ok;
+	struct wl_worker wl;
 };
 
 /* Build, count and free one tree; false on failure. */
@@ -101,10 +99,10 @@ static bool one_tree(struct worker *w, int depth)
 	unsigned long long n = count(t, depth);
 	if (n != tree_size(depth))	/* corrupt: leak it, do not walk it */
 		return wl_fail("thread %d: tree of depth %d has %llu nodes, "
-			       "expected %llu", w->id, depth, n,
+			       "expected %llu", w->wl.id, depth, n,
 			       tree_size(depth));
 	destroy(t, depth);
-	w->ops += n;
+	w->wl.ops += n;
 	return true;
 }
 
@@ -128,7 +126,7 @@ static void *worker_main(void *arg)
 			return NULL;
 	}
 fail:
-	w->ok = false;
+	w->wl.ok = false;
 	return NULL;
 }
 
@@ -151,28 +149,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
+	struct worker *w = wl_new_workers(c.threads, sizeof *w, c.seed);
 	struct node *long_lived = build((int)max_depth);
-	if (!w || !long_lived) {
-		fprintf(stderr, "sl-bintree: out of memory\n");
-		return 1;
-	}
-	for (int i = 0; i < c.threads; i++) {
-		w[i].id = i;
-		w[i].ok = true;
-	}
+	if (!long_lived)
+		wl_out_of_memory();
 
-	double t0 = wl_now();
-	wl_start_timer(c.duration);
-	wl_run_threads(c.threads, worker_main, w, sizeof *w);
-	double seconds = wl_now() - t0;
+	double seconds = wl_run_timed(&c, worker_main, w, sizeof *w);
 
-	bool ok = true;
 	unsigned long long ops = 0;
-	for (int i = 0; i < c.threads; i++) {
-		ok = ok && w[i].ok;
-		ops += w[i].ops;
-	}
+	bool ok = wl_sum_workers(w, c.threads, sizeof *w, &ops);
 	unsigned long long n = count(long_lived, (int)max_depth);
 	if (n != tree_size((int)max_depth))
 		ok = wl_fail("long-lived tree has %llu nodes, expected %llu",

@@ -24,7 +24,6 @@
  */
 #include "wl_common.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #ifdef WL_CACHE_SCRATCH
@@ -36,10 +35,8 @@
 static long long size = 8, writes = 1000;
 
 struct worker {
-	WL_LINE_ALIGNED int id;
+	struct wl_worker wl;
 	void *handed;		/* scratch: the main thread's object to free */
-	unsigned long long ops;
-	bool ok;
 };
 
 static void *worker_main(void *arg)
@@ -51,23 +48,24 @@ static void *worker_main(void *arg)
 	do {
 		volatile unsigned char *p = malloc(n);
 		if (!p) {
-			w->ok = wl_fail("malloc returned NULL");
+			w->wl.ok = wl_fail("malloc returned NULL");
 			return NULL;
 		}
-		unsigned char base = (unsigned char)(w->id * 31 + w->ops);
+		unsigned char base = (unsigned char)(w->wl.id * 31 +
+						     w->wl.ops);
 		for (long long r = 0; r < writes; r++)
 			for (size_t j = 0; j < n; j++)
 				p[j] = (unsigned char)(base + r + j);
 		for (size_t j = 0; j < n; j++) {
 			if (p[j] != (unsigned char)(base + writes - 1 + j)) {
-				w->ok = wl_fail("thread %d: byte %zu of its "
-						"object changed under it",
-						w->id, j);
+				w->wl.ok = wl_fail("thread %d: byte %zu of "
+						   "its object changed under "
+						   "it", w->wl.id, j);
 				return NULL;
 			}
 		}
 		free((void *)p);
-		w->ops++;
+		w->wl.ops++;
 	} while (!wl_should_stop());
 	return NULL;
 }
@@ -91,36 +89,21 @@ int main(int argc, char **argv)
 	wl_parse(argc, argv, WL_NAME, about, &c, opts,
 		 sizeof opts / sizeof opts[0]);
 
-	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
-	if (!w) {
-		fprintf(stderr, "sl-" WL_NAME ": out of memory\n");
-		return 1;
-	}
-	for (int i = 0; i < c.threads; i++) {
-		w[i].id = i;
-		w[i].ok = true;
+	struct worker *w = wl_new_workers(c.threads, sizeof *w, c.seed);
 #ifdef WL_CACHE_SCRATCH
+	for (int i = 0; i < c.threads; i++) {
 		/* Back to back from one thread: likely neighbours in memory. */
 		w[i].handed = malloc((size_t)size);
-		if (!w[i].handed) {
-			fprintf(stderr, "sl-" WL_NAME ": out of memory\n");
-			return 1;
-		}
+		if (!w[i].handed)
+			wl_out_of_memory();
 		memset(w[i].handed, i, (size_t)size);
+	}
 #endif
-	}
 
-	double t0 = wl_now();
-	wl_start_timer(c.duration);
-	wl_run_threads(c.threads, worker_main, w, sizeof *w);
-	double seconds = wl_now() - t0;
+	double seconds = wl_run_timed(&c, worker_main, w, sizeof *w);
 
-	bool ok = true;
 	unsigned long long ops = 0;
-	for (int i = 0; i < c.threads; i++) {
-		ok = ok && w[i].ok;
-		ops += w[i].ops;
-	}
+	bool ok = wl_sum_workers(w, c.threads, sizeof *w, &ops);
 	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

@@ -56,14 +56,12 @@ struct objs {
 };
 
 struct worker {
-	WL_LINE_ALIGNED int id;
-	uint64_t rng;
+	struct wl_worker wl;	/* wl.ops: objects allocated */
 	struct objs grown, regrown;
-	unsigned long long allocs, frees;
+	unsigned long long frees;
 	uint64_t alloc_keys, free_keys;	/* sums of the keys */
 	size_t live_bytes;	/* requested bytes of own objects still alive */
 	size_t peak_bytes;	/* live_bytes after the grow phase */
-	bool ok;
 };
 
 static struct worker *workers;
@@ -80,12 +78,6 @@ static bool append(struct objs *o, void *p)
 	}
 	o->p[o->n++] = p;
 	return true;
-}
-
-static uint64_t make_key(size_t size, int owner, uint64_t seq)
-{
-	return (uint64_t)size << 32 | (uint64_t)(owner & 0xff) << 24 |
-	       (seq & 0xffffff);
 }
 
 /* Check the stamp (the key holds the size), add the key to *keysum, then
@@ -111,14 +103,14 @@ static bool fill(struct worker *w, struct objs *o, size_t bytes, size_t lo,
 {
 	size_t got = 0;
 	while (got < bytes) {
-		size_t size = wl_rand_range(&w->rng, lo, hi);
+		size_t size = wl_rand_range(&w->wl.rng, lo, hi);
 		void *p = malloc(size);
 		if (!p || !append(o, p))
 			return wl_fail("out of memory after %zu bytes", got);
-		uint64_t key = make_key(size, w->id, w->allocs);
+		uint64_t key = wl_size_key(size, w->wl.id, w->wl.ops);
 		wl_stamp(p, size, key);
 		w->alloc_keys += key;
-		w->allocs++;
+		w->wl.ops++;
 		got += size;
 	}
 	w->live_bytes += got;
@@ -137,18 +129,19 @@ static void *worker_main(void *arg)
 	size_t share = (size_t)(peak_mb << 20) / (size_t)nthreads;
 
 	/* 1. grow */
-	w->ok = fill(w, &w->grown, share, (size_t)min_size, (size_t)max_size);
+	w->wl.ok = fill(w, &w->grown, share, (size_t)min_size,
+			(size_t)max_size);
 	w->peak_bytes = w->live_bytes;
 	pthread_barrier_wait(&barrier);
 
 	/* 2. scattered free of the next thread's objects */
-	struct worker *v = &workers[(w->id + 1) % nthreads];
-	for (size_t i = 0; i < v->grown.n && w->ok; i++) {
-		if (wl_rand(&w->rng) % 100 < (uint64_t)keep_percent)
+	struct worker *v = &workers[(w->wl.id + 1) % nthreads];
+	for (size_t i = 0; i < v->grown.n && w->wl.ok; i++) {
+		if (wl_rand(&w->wl.rng) % 100 < (uint64_t)keep_percent)
 			continue;
 		size_t size = check_free(v->grown.p[i], &w->free_keys);
 		if (!size) {
-			w->ok = false;
+			w->wl.ok = false;
 			break;
 		}
 		v->grown.p[i] = NULL;
@@ -156,17 +149,17 @@ static void *worker_main(void *arg)
 		w->frees++;
 	}
 	pthread_barrier_wait(&barrier);
-	if (w->id == 0)
+	if (w->wl.id == 0)
 		measure(&rss_after_free_kb);
 	pthread_barrier_wait(&barrier);
 
 	/* 3. regrow with other sizes */
-	if (w->ok)
-		w->ok = fill(w, &w->regrown, share / 100 *
-			     (size_t)regrow_percent, (size_t)max_size + 1,
-			     4 * (size_t)max_size);
+	if (w->wl.ok)
+		w->wl.ok = fill(w, &w->regrown, share / 100 *
+				(size_t)regrow_percent, (size_t)max_size + 1,
+				4 * (size_t)max_size);
 	pthread_barrier_wait(&barrier);
-	if (w->id == 0)
+	if (w->wl.id == 0)
 		measure(&final_rss_kb);
 	return NULL;
 }
@@ -199,32 +192,21 @@ int main(int argc, char **argv)
 	}
 
 	nthreads = c.threads;
-	workers = wl_calloc_lines((size_t)nthreads, sizeof *workers);
-	if (!workers) {
-		fprintf(stderr, "sl-fragment: out of memory\n");
-		return 1;
-	}
-	for (int i = 0; i < nthreads; i++) {
-		workers[i].id = i;
-		workers[i].rng = wl_mix64((uint64_t)c.seed + 1 + (uint64_t)i);
-	}
+	workers = wl_new_workers(nthreads, sizeof *workers, c.seed);
 	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
 
 	double t0 = wl_now();
 	wl_run_threads(nthreads, worker_main, workers, sizeof *workers);
 	double seconds = wl_now() - t0;
 
-	bool ok = true;
 	unsigned long long allocs = 0, frees = 0;
+	bool ok = wl_sum_workers(workers, nthreads, sizeof *workers, &allocs);
 	uint64_t alloc_keys = 0, free_keys = 0;
 	size_t live_final = 0, live_peak = 0;
-	for (int i = 0; i < nthreads; i++)
-		ok = ok && workers[i].ok;
 	for (int i = 0; i < nthreads; i++) {
 		struct worker *w = &workers[i];
 		live_final += w->live_bytes;
 		live_peak += w->peak_bytes;
-		allocs += w->allocs;
 		frees += w->frees;
 		alloc_keys += w->alloc_keys;
 		free_keys += w->free_keys;

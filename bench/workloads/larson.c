@@ -33,18 +33,10 @@ static _Atomic(void *) *slots;
 static size_t nslots;
 
 struct worker {
-	WL_LINE_ALIGNED int id;
-	uint64_t rng;
-	unsigned long long allocs, frees;
+	struct wl_worker wl;	/* wl.ops: replacements done (= frees) */
+	unsigned long long allocs;
 	uint64_t alloc_keys, free_keys;	/* sums of the keys */
-	bool ok;
 };
-
-static uint64_t make_key(size_t size, int owner, uint64_t seq)
-{
-	return (uint64_t)size << 32 | (uint64_t)(owner & 0xff) << 24 |
-	       (seq & 0xffffff);
-}
 
 /* Allocate and stamp a random-size object, or NULL if out of memory; adds
  * the key to *keysum. */
@@ -54,7 +46,7 @@ static void *new_object(uint64_t *rng, int owner, uint64_t seq,
 	size_t size = wl_rand_range(rng, (size_t)min_size, (size_t)max_size);
 	void *p = malloc(size);
 	if (p) {
-		uint64_t key = make_key(size, owner, seq);
+		uint64_t key = wl_size_key(size, owner, seq);
 		wl_stamp(p, size, key);
 		*keysum += key;
 	}
@@ -83,22 +75,22 @@ static void *worker_main(void *arg)
 	while (!wl_should_stop()) {
 		/* Poll the flag every 64 replacements: cheap, still prompt. */
 		for (int i = 0; i < 64; i++) {
-			size_t slot = (size_t)(wl_rand(&w->rng) % nslots);
-			void *p = new_object(&w->rng, w->id, w->allocs,
+			size_t slot = (size_t)(wl_rand(&w->wl.rng) % nslots);
+			void *p = new_object(&w->wl.rng, w->wl.id, w->allocs,
 					     &w->alloc_keys);
 			if (!p) {
-				w->ok = wl_fail("malloc returned NULL");
+				w->wl.ok = wl_fail("malloc returned NULL");
 				return NULL;
 			}
 			w->allocs++;
 			void *old = atomic_exchange_explicit(&slots[slot], p,
 				memory_order_acq_rel);
 			if (!object_ok(old, &w->free_keys)) {
-				w->ok = false;
+				w->wl.ok = false;
 				return NULL;
 			}
 			free(old);
-			w->frees++;
+			w->wl.ops++;
 		}
 	}
 	return NULL;
@@ -127,40 +119,26 @@ int main(int argc, char **argv)
 
 	nslots = (size_t)(objects * c.threads);
 	slots = calloc(nslots, sizeof *slots);
-	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
-	if (!slots || !w) {
-		fprintf(stderr, "sl-larson: out of memory\n");
-		return 1;
-	}
+	if (!slots)
+		wl_out_of_memory();
+	struct worker *w = wl_new_workers(c.threads, sizeof *w, c.seed);
 	uint64_t rng = (uint64_t)c.seed, alloc_keys = 0, free_keys = 0;
 	for (size_t i = 0; i < nslots; i++) {
 		void *p = new_object(&rng, 255, i, &alloc_keys);
-		if (!p) {
-			fprintf(stderr, "sl-larson: out of memory\n");
-			return 1;
-		}
+		if (!p)
+			wl_out_of_memory();
 		atomic_init(&slots[i], p);
 	}
-	for (int i = 0; i < c.threads; i++) {
-		w[i].id = i;
-		w[i].rng = wl_mix64((uint64_t)c.seed + 1 + (uint64_t)i);
-		w[i].ok = true;
-	}
 
-	double t0 = wl_now();
-	wl_start_timer(c.duration);
-	wl_run_threads(c.threads, worker_main, w, sizeof *w);
-	double seconds = wl_now() - t0;
+	double seconds = wl_run_timed(&c, worker_main, w, sizeof *w);
 
-	bool ok = true;
-	unsigned long long allocs = nslots, frees = 0, ops = 0;
+	unsigned long long allocs = nslots, ops = 0;
+	bool ok = wl_sum_workers(w, c.threads, sizeof *w, &ops);
+	unsigned long long frees = ops;
 	for (int i = 0; i < c.threads; i++) {
-		ok = ok && w[i].ok;
 		allocs += w[i].allocs;
-		frees += w[i].frees;
 		alloc_keys += w[i].alloc_keys;
 		free_keys += w[i].free_keys;
-		ops += w[i].frees;
 	}
 	if (ok) {
 		for (size_t i = 0; i < nslots; i++) {

@@ -52,13 +52,13 @@ static int nproducers, nconsumers;
 static int producers_done;
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* wl.id is the producer or consumer index; wl.ops is unused: the counts
+ * are per role (objects produced, or consumed), summed apart in main. */
 struct worker {
-	WL_LINE_ALIGNED int id;			/* producer or consumer index */
-	uint64_t rng;
+	struct wl_worker wl;
 	unsigned long long count;
 	uint64_t keysum;
 	void **buf;		/* batch slots */
-	bool ok;
 };
 
 static uint64_t make_key(size_t size, int producer, uint64_t seq)
@@ -106,12 +106,12 @@ static size_t pop(struct queue *q, void **objs, size_t max, bool block)
 static bool produce(struct worker *w)
 {
 	for (size_t i = 0; i < (size_t)batch; i++) {
-		size_t size = wl_rand_range(&w->rng, (size_t)min_size,
+		size_t size = wl_rand_range(&w->wl.rng, (size_t)min_size,
 					    (size_t)max_size);
 		void *p = malloc(size);
 		if (!p)
 			return wl_fail("malloc returned NULL");
-		uint64_t key = make_key(size, w->id, w->count);
+		uint64_t key = make_key(size, w->wl.id, w->count);
 		wl_stamp(p, size, key);
 		w->buf[i] = p;
 		w->count++;
@@ -145,10 +145,10 @@ static void *producer_main(void *arg)
 	unsigned long long k = 0;
 	do {
 		if (!produce(w)) {
-			w->ok = false;
+			w->wl.ok = false;
 			break;
 		}
-		push(&queues[(w->id + k++) % (unsigned)nconsumers], w->buf,
+		push(&queues[(w->wl.id + k++) % (unsigned)nconsumers], w->buf,
 		     (size_t)batch);
 	} while (!wl_should_stop());
 	pthread_mutex_lock(&done_lock);
@@ -167,12 +167,12 @@ static void *consumer_main(void *arg)
 {
 	struct worker *w = arg;
 	size_t n;
-	while ((n = pop(&queues[w->id], w->buf, (size_t)batch, true)) > 0) {
+	while ((n = pop(&queues[w->wl.id], w->buf, (size_t)batch, true)) > 0) {
 		if (!consume(w, n)) {
-			w->ok = false;
+			w->wl.ok = false;
 			/* Keep draining (without freeing) so producers never
 			 * block on this queue forever. */
-			while (pop(&queues[w->id], w->buf, (size_t)batch,
+			while (pop(&queues[w->wl.id], w->buf, (size_t)batch,
 				   true) > 0)
 				;
 			break;
@@ -186,20 +186,20 @@ static void single_thread(struct worker *prod, struct worker *cons)
 {
 	do {
 		if (!produce(prod)) {
-			prod->ok = false;
+			prod->wl.ok = false;
 			return;
 		}
 		push(&queues[0], prod->buf, (size_t)batch);
 		size_t n = pop(&queues[0], cons->buf, (size_t)batch, false);
 		if (!consume(cons, n)) {
-			cons->ok = false;
+			cons->wl.ok = false;
 			return;
 		}
 	} while (!wl_should_stop());
 }
 
 struct role {
-	struct worker w;
+	struct worker w;	/* first, so roles[] is an array of workers */
 	bool producer;
 };
 
@@ -237,26 +237,23 @@ int main(int argc, char **argv)
 	nconsumers = single ? 1 : (int)c.threads - nproducers;
 	int nroles = nproducers + nconsumers;
 	queues = wl_calloc_lines((size_t)nconsumers, sizeof *queues);
-	struct role *roles = wl_calloc_lines((size_t)nroles, sizeof *roles);
-	if (!queues || !roles)
-		goto oom;
+	struct role *roles = wl_new_workers(nroles, sizeof *roles, c.seed);
 	for (int i = 0; i < nconsumers; i++) {
 		pthread_mutex_init(&queues[i].lock, NULL);
 		pthread_cond_init(&queues[i].not_empty, NULL);
 		pthread_cond_init(&queues[i].not_full, NULL);
 		queues[i].ring = calloc((size_t)qcap, sizeof(void *));
 		if (!queues[i].ring)
-			goto oom;
+			wl_out_of_memory();
 	}
 	for (int i = 0; i < nroles; i++) {
 		struct role *r = &roles[i];
 		r->producer = i < nproducers;
-		r->w.id = r->producer ? i : i - nproducers;
-		r->w.rng = wl_mix64((uint64_t)c.seed + 1 + (uint64_t)i);
-		r->w.ok = true;
+		if (!r->producer)
+			r->w.wl.id = i - nproducers;
 		r->w.buf = calloc((size_t)batch, sizeof(void *));
 		if (!r->w.buf)
-			goto oom;
+			wl_out_of_memory();
 	}
 
 	double t0 = wl_now();
@@ -272,7 +269,7 @@ int main(int argc, char **argv)
 	uint64_t made_sum = 0, freed_sum = 0;
 	for (int i = 0; i < nroles; i++) {
 		struct role *r = &roles[i];
-		ok = ok && r->w.ok;
+		ok = ok && r->w.wl.ok;
 		if (r->producer) {
 			made += r->w.count;
 			made_sum += r->w.keysum;
@@ -291,7 +288,4 @@ int main(int argc, char **argv)
 	wl_free_lines(queues);
 	wl_free_lines(roles);
 	wl_report(freed, seconds, ok, NULL);
-oom:
-	fprintf(stderr, "sl-prodcons: out of memory\n");
-	return 1;
 }

@@ -31,7 +31,6 @@
  */
 #include "wl_common.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 static long long nkeys = 100000;
@@ -44,12 +43,10 @@ struct entry {
 };
 
 struct worker {
-	WL_LINE_ALIGNED int id;
-	uint64_t rng;
+	struct wl_worker wl;
 	struct entry **buckets;
 	size_t nbuckets, size;
-	unsigned long long ops, count_sum;
-	bool ok;
+	unsigned long long count_sum;
 };
 
 /* Write the key of `id` into buf (at least 16 bytes); returns its length. */
@@ -104,7 +101,7 @@ static bool grow(struct worker *w)
 /* One map operation on a random key; false on failure. */
 static bool step(struct worker *w)
 {
-	uint32_t id = (uint32_t)(wl_rand(&w->rng) % (uint64_t)nkeys);
+	uint32_t id = (uint32_t)(wl_rand(&w->wl.rng) % (uint64_t)nkeys);
 	char buf[16];
 	size_t len = key_of(id, buf);
 	char *key = malloc(len + 1);
@@ -135,7 +132,7 @@ static bool step(struct worker *w)
 	if (e->id != id)
 		return wl_fail("key %s found with id %u, expected %u", buf,
 			       e->id, id);
-	if (wl_rand(&w->rng) % 4 == 0) {
+	if (wl_rand(&w->wl.rng) % 4 == 0) {
 		*link = e->next;
 		w->count_sum -= e->count;
 		w->size--;
@@ -154,11 +151,11 @@ static void *worker_main(void *arg)
 	do {
 		for (int i = 0; i < 256; i++) {
 			if (!step(w)) {
-				w->ok = false;
+				w->wl.ok = false;
 				return NULL;
 			}
 		}
-		w->ops += 256;
+		w->wl.ops += 256;
 	} while (!wl_should_stop());
 	return NULL;
 }
@@ -166,7 +163,7 @@ static void *worker_main(void *arg)
 /* Check every entry against the tracked totals, then free the map. */
 static bool check_and_free(struct worker *w)
 {
-	bool ok = w->ok;
+	bool ok = w->wl.ok;
 	size_t size = 0;
 	unsigned long long sum = 0;
 	char buf[16];
@@ -187,7 +184,7 @@ static bool check_and_free(struct worker *w)
 	free(w->buckets);
 	if (ok && (size != w->size || sum != w->count_sum))
 		ok = wl_fail("thread %d: %zu entries (tracked %zu), counter "
-			     "sum %llu (tracked %llu)", w->id, size, w->size,
+			     "sum %llu (tracked %llu)", w->wl.id, size, w->size,
 			     sum, w->count_sum);
 	return ok;
 }
@@ -204,34 +201,22 @@ int main(int argc, char **argv)
 		 "small nodes,\ninserted, updated and deleted at random; one "
 		 "map per thread.", &c, opts, sizeof opts / sizeof opts[0]);
 
-	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
-	if (!w) {
-		fprintf(stderr, "sl-strmap: out of memory\n");
-		return 1;
-	}
+	struct worker *w = wl_new_workers(c.threads, sizeof *w, c.seed);
 	for (int i = 0; i < c.threads; i++) {
-		w[i].id = i;
-		w[i].ok = true;
-		w[i].rng = wl_mix64((uint64_t)c.seed + 1 + (uint64_t)i);
 		w[i].nbuckets = 1024;
 		w[i].buckets = calloc(w[i].nbuckets, sizeof(struct entry *));
-		if (!w[i].buckets) {
-			fprintf(stderr, "sl-strmap: out of memory\n");
-			return 1;
-		}
+		if (!w[i].buckets)
+			wl_out_of_memory();
 	}
 
-	double t0 = wl_now();
-	wl_start_timer(c.duration);
-	wl_run_threads(c.threads, worker_main, w, sizeof *w);
-	double seconds = wl_now() - t0;
+	double seconds = wl_run_timed(&c, worker_main, w, sizeof *w);
 
-	bool ok = true;
+	/* check_and_free starts from the worker's own ok, so its result
+	 * already includes it; the sum is for the ops. */
 	unsigned long long ops = 0;
-	for (int i = 0; i < c.threads; i++) {
+	bool ok = wl_sum_workers(w, c.threads, sizeof *w, &ops);
+	for (int i = 0; i < c.threads; i++)
 		ok = check_and_free(&w[i]) && ok;
-		ops += w[i].ops;
-	}
 	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

@@ -17,45 +17,40 @@
  */
 #include "wl_common.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 static long long size = 8, objects = 30000;
 
 struct worker {
-	WL_LINE_ALIGNED int id;
+	struct wl_worker wl;
 	size_t batch;
 	void **ptrs;
-	unsigned long long ops;
-	bool ok;
 };
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	uint64_t round = 0;
+	uint64_t owner = (uint64_t)w->wl.id << 48, round = 0;
 	do {
 		for (size_t i = 0; i < w->batch; i++) {
 			void *p = malloc((size_t)size);
 			if (!p) {
-				w->ok = wl_fail("malloc returned NULL");
+				w->wl.ok = wl_fail("malloc returned NULL");
 				return NULL;
 			}
-			wl_stamp(p, (size_t)size,
-				 (uint64_t)w->id << 48 ^ round << 24 ^ i);
+			wl_stamp(p, (size_t)size, owner ^ round << 24 ^ i);
 			w->ptrs[i] = p;
 		}
 		for (size_t i = 0; i < w->batch; i++) {
 			if (!wl_stamp_ok(w->ptrs[i], (size_t)size,
-					 (uint64_t)w->id << 48 ^ round << 24 ^
-					 i)) {
-				w->ok = wl_fail("thread %d object %zu: broken "
-						"stamp", w->id, i);
+					 owner ^ round << 24 ^ i)) {
+				w->wl.ok = wl_fail("thread %d object %zu: "
+						   "broken stamp", w->wl.id, i);
 				return NULL;
 			}
 			free(w->ptrs[i]);
 		}
-		w->ops += w->batch;
+		w->wl.ops += w->batch;
 		round++;
 	} while (!wl_should_stop());
 	return NULL;
@@ -74,37 +69,23 @@ int main(int argc, char **argv)
 		 "objects,\nthen frees them all, over and over.", &c, opts,
 		 sizeof opts / sizeof opts[0]);
 
-	struct worker *w = wl_calloc_lines((size_t)c.threads, sizeof *w);
-	if (!w) {
-		fprintf(stderr, "sl-threadtest: out of memory\n");
-		return 1;
-	}
+	struct worker *w = wl_new_workers(c.threads, sizeof *w, c.seed);
 	size_t batch = (size_t)(objects / c.threads);
 	if (batch == 0)
 		batch = 1;
 	for (int i = 0; i < c.threads; i++) {
-		w[i].id = i;
 		w[i].batch = batch;
-		w[i].ok = true;
 		w[i].ptrs = calloc(batch, sizeof(void *));
-		if (!w[i].ptrs) {
-			fprintf(stderr, "sl-threadtest: out of memory\n");
-			return 1;
-		}
+		if (!w[i].ptrs)
+			wl_out_of_memory();
 	}
 
-	double t0 = wl_now();
-	wl_start_timer(c.duration);
-	wl_run_threads(c.threads, worker_main, w, sizeof *w);
-	double seconds = wl_now() - t0;
+	double seconds = wl_run_timed(&c, worker_main, w, sizeof *w);
 
-	bool ok = true;
 	unsigned long long ops = 0;
-	for (int i = 0; i < c.threads; i++) {
-		ok = ok && w[i].ok;
-		ops += w[i].ops;
+	bool ok = wl_sum_workers(w, c.threads, sizeof *w, &ops);
+	for (int i = 0; i < c.threads; i++)
 		free(w[i].ptrs);
-	}
 	wl_free_lines(w);
 	wl_report(ops, seconds, ok, NULL);
 }

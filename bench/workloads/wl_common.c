@@ -1,6 +1,6 @@
 /*
- * wl_common.c - option parsing, timer, RSS and result line for the workload
- * programs.  See wl_common.h.
+ * wl_common.c - option parsing, timer, worker helpers, RSS and result line
+ * for the workload programs.  See wl_common.h.
  */
 #include "wl_common.h"
 
@@ -157,14 +157,18 @@ void wl_start_timer(double seconds)
 	pthread_detach(tid);
 }
 
+_Noreturn void wl_out_of_memory(void)
+{
+	fprintf(stderr, "sl-%s: out of memory\n", wl_workload);
+	exit(1);
+}
+
 void wl_run_threads(long long n, void *(*fn)(void *), void *arg_base,
 		    size_t arg_size)
 {
 	pthread_t *tids = calloc((size_t)n, sizeof *tids);
-	if (!tids) {
-		fprintf(stderr, "sl-%s: out of memory\n", wl_workload);
-		exit(1);
-	}
+	if (!tids)
+		wl_out_of_memory();
 	for (long long i = 0; i < n; i++) {
 		void *arg = (char *)arg_base + (size_t)i * arg_size;
 		if (pthread_create(&tids[i], NULL, fn, arg) != 0) {
@@ -192,14 +196,52 @@ void *wl_calloc_lines(size_t n, size_t size)
 	((void **)at)[-1] = base;
 	return (void *)at;
 oom:
-	fprintf(stderr, "sl-%s: out of memory\n", wl_workload);
-	exit(1);
+	wl_out_of_memory();
 }
 
 void wl_free_lines(void *p)
 {
 	if (p)
 		free(((void **)p)[-1]);
+}
+
+static struct wl_worker *worker_at(const void *workers, size_t size,
+				    long long i)
+{
+	return (struct wl_worker *)((const char *)workers + (size_t)i * size);
+}
+
+void *wl_new_workers(long long n, size_t size, long long seed)
+{
+	void *workers = wl_calloc_lines((size_t)n, size);
+	for (long long i = 0; i < n; i++) {
+		struct wl_worker *w = worker_at(workers, size, i);
+		w->id = (int)i;
+		w->ok = true;
+		w->rng = wl_mix64((uint64_t)seed + 1 + (uint64_t)i);
+	}
+	return workers;
+}
+
+double wl_run_timed(const struct wl_common *c, void *(*fn)(void *),
+		    void *workers, size_t size)
+{
+	double t0 = wl_now();
+	wl_start_timer(c->duration);
+	wl_run_threads(c->threads, fn, workers, size);
+	return wl_now() - t0;
+}
+
+bool wl_sum_workers(const void *workers, long long n, size_t size,
+		    unsigned long long *ops)
+{
+	bool ok = true;
+	for (long long i = 0; i < n; i++) {
+		const struct wl_worker *w = worker_at(workers, size, i);
+		ok = ok && w->ok;
+		*ops += w->ops;
+	}
+	return ok;
 }
 
 long long wl_peak_rss_kb(void)

@@ -9,6 +9,9 @@
  *     optional with a default, "--help" prints usage, and an unknown option or
  *     a bad value prints a message on stderr and exits with status 2;
  *   - a stop flag raised by a timer after --duration seconds;
+ *   - a common head for the per-thread worker structs, with helpers that
+ *     set the workers up, run them for the timed phase and sum their
+ *     results;
  *   - a per-thread pseudo-random generator (splitmix64);
  *   - object stamps: a key written into an object when it is allocated and
  *     checked before it is freed;
@@ -16,7 +19,8 @@
  *
  * The helpers never allocate inside the workloads' loops: the option table
  * and the result line use static storage; only wl_run_threads (an array of
- * thread ids) and wl_current_rss_kb (stdio) allocate, before or after them.
+ * thread ids), wl_new_workers and wl_calloc_lines (the worker arrays) and
+ * wl_current_rss_kb (stdio) allocate, before or after them.
  */
 #ifndef WL_COMMON_H
 #define WL_COMMON_H
@@ -76,8 +80,8 @@ static inline bool wl_should_stop(void)
 	return atomic_load_explicit(&wl_stop, memory_order_relaxed);
 }
 
-/* Run fn(i, arg_base + i * arg_size) on n threads and wait for all of them.
- * Exits 1 (with a message) if a thread cannot be created. */
+/* Run fn(arg_base + i * arg_size) on n threads (i = 0 .. n-1) and wait for
+ * all of them.  Exits 1 (with a message) if a thread cannot be created. */
 void wl_run_threads(long long n, void *(*fn)(void *), void *arg_base,
 		    size_t arg_size);
 
@@ -86,7 +90,7 @@ void wl_run_threads(long long n, void *(*fn)(void *), void *arg_base,
 /*
  * Per-thread state that a thread updates in its loop must not share a cache
  * line with another thread's, or the benchmark measures its own false
- * sharing.  Worker structs start with a WL_LINE_ALIGNED member (so their
+ * sharing.  Such structs start with a WL_LINE_ALIGNED member (so their
  * size is a multiple of the line) and arrays of them come from
  * wl_calloc_lines, which aligns the array to the line (calloc alone
  * guarantees only 16 bytes).  Free with wl_free_lines.
@@ -96,6 +100,38 @@ void wl_run_threads(long long n, void *(*fn)(void *), void *arg_base,
 
 void *wl_calloc_lines(size_t n, size_t size);	/* exits 1 if out of memory */
 void wl_free_lines(void *p);
+
+/* Print "sl-<workload>: out of memory" on stderr and exit 1. */
+_Noreturn void wl_out_of_memory(void);
+
+/*
+ * The first member of every workload's worker struct (named `wl`), so the
+ * helpers below can set up and sum any workload's array of workers.  Its
+ * first member is WL_LINE_ALIGNED, which makes each worker struct
+ * line-aligned as described above.
+ */
+struct wl_worker {
+	WL_LINE_ALIGNED int id;	/* index in the worker array */
+	bool ok;		/* cleared by the thread when a check fails */
+	uint64_t rng;		/* wl_rand state */
+	unsigned long long ops;	/* this thread's ops, as its workload counts */
+};
+
+/* Allocate n worker structs of `size` bytes each (struct wl_worker first)
+ * with wl_calloc_lines: all zero except, for worker i, wl.id = i, wl.ok =
+ * true and wl.rng = wl_mix64(seed + 1 + i).  Exits 1 if out of memory. */
+void *wl_new_workers(long long n, size_t size, long long seed);
+
+/* The measured phase of a timed workload: start the timer for
+ * c->duration seconds, run fn on each of the c->threads workers (as
+ * wl_run_threads), and return the wall time taken in seconds. */
+double wl_run_timed(const struct wl_common *c, void *(*fn)(void *),
+		    void *workers, size_t size);
+
+/* After the threads have finished: add the n workers' wl.ops to *ops and
+ * return true if every worker's wl.ok is still true. */
+bool wl_sum_workers(const void *workers, long long n, size_t size,
+		    unsigned long long *ops);
 
 /* ---- random numbers ---------------------------------------------------- */
 
@@ -154,6 +190,18 @@ static inline bool wl_stamp_ok(const void *p, size_t size, uint64_t key)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * A stamp key that carries the object's size, so the thread that frees an
+ * object can find its size (key >> 32) and check both ends: size << 32 |
+ * owner (low 8 bits) << 24 | seq (low 24 bits).  Used by larson and
+ * fragment; prodcons has its own layout (more producer bits).
+ */
+static inline uint64_t wl_size_key(size_t size, int owner, uint64_t seq)
+{
+	return (uint64_t)size << 32 | (uint64_t)(owner & 0xff) << 24 |
+	       (seq & 0xffffff);
 }
 
 /* ---- memory readings --------------------------------------------------- */
