@@ -502,8 +502,6 @@ static void *sl_api_memalign(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	if (align <= sizeof(void *))
-		return sl_malloc(size);
 	size_t a = 1;
 	while (a < align)
 		a <<= 1;
