@@ -7,9 +7,11 @@
  * The remote-free word s->xfree (encoding in frontend/bitmap.h) carries the span's state
  * and is changed only by compare-and-swap or exchange:
  *
- *   OWNED            a cache owns the span. Other threads push freed objects on the
- *                    list (one CAS); the owner takes the whole list with one exchange
- *                    when it has scanned every bitmap word, and merges it.
+ *   OWNED            a cache owns the span (as its current span or on its owned list).
+ *                    Other threads push freed objects on the list (one CAS); the owner
+ *                    takes the whole list with one exchange when it needs slots (it has
+ *                    scanned every word of its current span, or looks for another owned
+ *                    span to allocate from), and merges it.
  *   in mcentral      the count field holds the objects in use. A pusher decrements it
  *                    with the same CAS that links the object. LISTED says the span is on
  *                    the partial list; a pusher that finds it clear takes the mcentral's
@@ -22,6 +24,24 @@
  * Every transition that can release a span happens under the mcentral's lock after a
  * CAS that exactly one thread wins, so no thread touches a released span. Spans taken
  * from mcentral merge their pending list into the bitmap under the lock.
+ *
+ * Owned spans (mimalloc's rule that a page stays with its thread). A span a cache takes
+ * from mcentral stays owned (s->fe_owner = the cache's entry for the class, xfree
+ * OWNED) when it fills: it goes on the class's owned list instead of back to mcentral,
+ * so the owner's later frees into it are plain bit sets (frontend/bitmap.h). When the
+ * current span is full the owner looks at its owned spans, oldest first (in FIFO-like
+ * programs the emptiest), merging their remote frees: it takes the first with at least
+ * half its slots free, else the one with the most if at least an eighth are free;
+ * otherwise it takes a span from mcentral. A span goes back to mcentral when
+ *   - the owned list would exceed SL_BM_OWN_MAX (8) spans as the cache takes a span
+ *     from mcentral: the one with the fewest free slots goes (the frees of its objects
+ *     become remote frees; a span that went back full is listed by the first);
+ *   - the thread exits, calls malloc_trim, or moves to another NUMA node (every span).
+ * So a thread holds at most 9 spans per class, entirely free ones included, until it
+ * exits or trims (Go's mcache holds one; the cost is memory a quiet thread keeps).
+ * While a span is owned, next/prev link the owned list and nfree holds its free slots
+ * as last counted (a popcount of its bitmap during that scan); both are used only by
+ * the owner's thread.
  */
 #include <errno.h>
 #include <string.h>
@@ -30,14 +50,13 @@
 
 #if defined(SPANLAB_FRONTEND_BITMAP) || defined(SPANLAB_FRONTEND_TINY)
 
-#define SL_BM_NOWORD UINT32_MAX	/* entry has no word loaded */
 #define SL_BM_NODE_CHECK 16	/* slow paths between two checks of the NUMA node */
 
 /* Slow-path statistics (relaxed atomics). */
-static uint64_t sl_bm_refills, sl_bm_merged;
+static uint64_t sl_bm_merged;
 static uint64_t sl_tiny_blocks_taken, sl_tiny_blocks_released, sl_tiny_frees;
-/* Fast-path tiny counters of exited threads. */
-static uint64_t sl_tiny_dead_allocs, sl_tiny_dead_class_bytes;
+/* Per-cache counters of exited threads. */
+static uint64_t sl_bm_dead_refills, sl_tiny_dead_allocs, sl_tiny_dead_class_bytes;
 
 #define SL_STAT_ADD(var, n) __atomic_fetch_add(&(var), (n), __ATOMIC_RELAXED)
 
@@ -128,8 +147,9 @@ static void sl_bm_release(sl_mcentral *ct, sl_span *s)
 }
 
 /* Sets the bits of a remote-free list's objects in s->freebits (by the owner, or under
- * the lock). An object whose bit is already set was freed twice: abort naming it. */
-static void sl_bm_merge(sl_span *s, void *list)
+ * the lock). An object whose bit is already set was freed twice: abort naming it.
+ * Returns the number of objects. */
+static uint32_t sl_bm_merge(sl_span *s, void *list)
 {
 	uint64_t n = 0;
 	while (list) {
@@ -144,20 +164,34 @@ static void sl_bm_merge(sl_span *s, void *list)
 	}
 	if (n)
 		SL_STAT_ADD(sl_bm_merged, n);
+	return (uint32_t)n;
+}
+
+static inline uint32_t sl_bm_popcount64(uint64_t x)
+{
+#if defined(__POPCNT__)
+	return (uint32_t)__builtin_popcountll(x);
+#else
+	/* Without the instruction, bit tricks beat the library call. */
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+	return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+#endif
 }
 
 static uint32_t sl_bm_popcount(const sl_span *s)
 {
 	uint32_t n = 0, nw = sl_bm_nwords(s);
 	for (uint32_t w = 0; w < nw; w++)
-		n += (uint32_t)__builtin_popcountll(s->freebits[w]);
+		n += sl_bm_popcount64(s->freebits[w]);
 	return n;
 }
 
 /* ---- mcentral side: cacheSpan, uncacheSpan, remote free ---- */
 
-/* Takes a span with free slots from mcentral (or a new one) for a cache. */
-static sl_span *sl_bm_cache_span(sl_mcentral *ct)
+/* Takes a span with free slots from mcentral (or a new one) for cache c. */
+static sl_span *sl_bm_cache_span(sl_mcentral *ct, sl_mcache *c)
 {
 	sl_sync_lock(&ct->lock);
 	sl_span *s;
@@ -173,25 +207,19 @@ static sl_span *sl_bm_cache_span(sl_mcentral *ct)
 		if (x & SL_XF_DYING)
 			continue; /* its last free is releasing it */
 		sl_bm_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+		__atomic_store_n(&s->fe_owner, (void *)&c->fe.cls[ct->sizeclass], __ATOMIC_RELAXED);
 		break;
 	}
 	sl_sync_unlock(&ct->lock);
 	return s;
 }
 
-/* Gives entry e's span back to mcentral: listed if it has free slots, released if
- * every object is free, else left off every list until its first remote free. */
-static void sl_bm_uncache(sl_bm_class *e)
+/* Gives owned span s (its bitmap up to date, on no list of the cache) back to
+ * mcentral: listed if it has free slots, released if every object is free, else left
+ * off every list until its first remote free. */
+static void sl_bm_uncache_span(sl_span *s)
 {
-	sl_span *s = e->span;
-	if (!s)
-		return;
-	if (e->word != SL_BM_NOWORD)
-		s->freebits[e->word] = e->cache;
-	e->span = NULL;
-	e->cache = 0;
-	e->word = SL_BM_NOWORD;
-	e->wordbase = 0;
+	__atomic_store_n(&s->fe_owner, NULL, __ATOMIC_RELAXED);
 	sl_mcentral *ct = &s->heap->central[s->sizeclass];
 	sl_sync_lock(&ct->lock);
 	for (;;) {
@@ -214,6 +242,21 @@ static void sl_bm_uncache(sl_bm_class *e)
 		/* A remote free arrived meanwhile: merge it too. */
 	}
 	sl_sync_unlock(&ct->lock);
+}
+
+/* Gives entry e's current span back to mcentral. */
+static void sl_bm_uncache(sl_bm_class *e)
+{
+	sl_span *s = e->span;
+	if (!s)
+		return;
+	if (e->wordptr)
+		*e->wordptr = e->cache;
+	e->span = NULL;
+	e->cache = 0;
+	e->wordptr = NULL;
+	e->wordbase = 0;
+	sl_bm_uncache_span(s);
 }
 
 /* Free of p (an object of s) by a thread that does not own s, or with no cache. */
@@ -318,41 +361,95 @@ static void *sl_bm_alloc_uncached(uint32_t cls)
 
 /* ---- The cache side ---- */
 
-/* Loads the first non-empty bitmap word at or after `from` into entry e. */
-static bool sl_bm_load_from(sl_bm_class *e, sl_span *s, uint32_t from)
+/* Loads the first non-empty word of s's bitmap in [w, end) into entry e of cache c;
+ * false if there is none. */
+static inline bool sl_bm_load(sl_mcache *c, sl_bm_class *e, sl_span *s, uint64_t *w, uint64_t *end)
 {
-	uint32_t nw = sl_bm_nwords(s);
-	for (uint32_t w = from; w < nw; w++) {
-		if (s->freebits[w]) {
-			e->word = w;
-			e->cache = s->freebits[w];
-			e->wordbase = s->base + (uintptr_t)w * 64 * s->elemsize;
-			SL_STAT_ADD(sl_bm_refills, 1);
+	for (; w < end; w++) {
+		if (*w) {
+			e->wordptr = w;
+			e->cache = *w;
+			e->wordbase = s->base + (uintptr_t)(w - s->freebits) * 64 * e->elemsize;
+			SL_COUNTER_ADD(c->fe.refills, 1);
 			return true;
 		}
 	}
 	return false;
 }
 
-/* Entry e's cache word is empty: the next word with free slots, scanning on; at the
- * end, merge the remote frees and scan again from the start. False: the span is full. */
-static bool sl_bm_next_word(sl_bm_class *e)
+/* Owned span s: merges the remote frees pending on it, if any (the number merged). */
+static inline uint32_t sl_bm_collect(sl_span *s)
 {
-	sl_span *s = e->span;
-	uint32_t from = 0;
-	if (e->word != SL_BM_NOWORD) {
-		s->freebits[e->word] = e->cache;
-		from = e->word + 1;
+	if (!(atomic_load_explicit(&s->xfree, memory_order_relaxed) & SL_XF_PTRMASK))
+		return 0;
+	uint64_t x = atomic_exchange_explicit(&s->xfree, SL_XF_OWNED, memory_order_acq_rel);
+	return sl_bm_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+}
+
+/* ---- The owned list (the owner's thread only) ---- */
+
+/* The owned list is circular, oldest first: e->owned is the span that filled first,
+ * e->owned->prev the last. */
+static void sl_bm_own_push(sl_bm_class *e, sl_span *s)
+{
+	sl_span *h = e->owned;
+	if (!h) {
+		s->next = s->prev = s;
+		e->owned = s;
+	} else {
+		s->next = h;
+		s->prev = h->prev;
+		h->prev->next = s;
+		h->prev = s;
 	}
-	e->word = SL_BM_NOWORD;
-	e->cache = 0;
-	if (sl_bm_load_from(e, s, from))
-		return true;
-	if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & SL_XF_PTRMASK) {
-		uint64_t x = atomic_exchange_explicit(&s->xfree, SL_XF_OWNED, memory_order_acq_rel);
-		sl_bm_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+	e->nowned++;
+}
+
+static void sl_bm_own_remove(sl_bm_class *e, sl_span *s)
+{
+	if (s->next == s) {
+		e->owned = NULL;
+	} else {
+		s->prev->next = s->next;
+		s->next->prev = s->prev;
+		if (e->owned == s)
+			e->owned = s->next;
 	}
-	return sl_bm_load_from(e, s, 0);
+	s->next = s->prev = NULL;
+	e->nowned--;
+}
+
+/* Entry e's current span is full (or there is none): the span to allocate from next,
+ * by the policy at the top of this file; NULL when memory is exhausted. */
+static sl_span *sl_bm_next_span(sl_mcache *c, sl_bm_class *e, uint32_t cls)
+{
+	sl_span *full = e->span;
+	e->span = NULL;
+	if (full)
+		sl_bm_own_push(e, full);
+	/* Oldest first (in FIFO-like programs the emptiest); stop at one half free. */
+	sl_span *best = NULL, *fewest = NULL, *s = e->owned;
+	for (uint32_t n = e->nowned; n; n--, s = s->next) {
+		sl_bm_collect(s);
+		s->nfree = sl_bm_popcount(s);
+		if (2 * s->nfree >= s->nelems) {
+			best = s;
+			break;
+		}
+		if (!best || s->nfree > best->nfree)
+			best = s;
+		if (!fewest || s->nfree < fewest->nfree)
+			fewest = s;
+	}
+	if (best && best->nfree >= (best->nelems + 7) / 8) {
+		sl_bm_own_remove(e, best);
+		return best;
+	}
+	if (fewest && e->nowned > SL_BM_OWN_MAX) {
+		sl_bm_own_remove(e, fewest);
+		sl_bm_uncache_span(fewest);
+	}
+	return sl_bm_cache_span(&c->heap->central[cls], c);
 }
 
 static void sl_bm_tiny_retire(sl_mcache *c);
@@ -360,21 +457,28 @@ static void sl_bm_tiny_retire(sl_mcache *c);
 void sl_fe_bitmap_flush(sl_mcache *c)
 {
 	sl_bm_tiny_retire(c);
-	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
-		sl_bm_uncache(&c->fe.cls[cls]);
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		sl_bm_class *e = &c->fe.cls[cls];
+		sl_bm_uncache(e);
+		while (e->owned) {
+			sl_span *s = e->owned;
+			sl_bm_own_remove(e, s);
+			sl_bm_uncache_span(s);
+		}
+	}
 }
 
 SL_NOINLINE void *sl_fe_bitmap_alloc_slow(uint32_t cls)
 {
-	sl_ensure_init();
 	sl_mcache *c = sl_tls_cache;
-	if (!c)
-		c = sl_mcache_get_slow();
-	if (!c) {
-		void *p = sl_bm_alloc_uncached(cls);
-		if (!p)
-			errno = ENOMEM;
-		return p;
+	if (SL_UNLIKELY(!c)) {
+		sl_ensure_init(); /* a thread with a cache has seen it done */
+		if (!(c = sl_mcache_get_slow())) {
+			void *p = sl_bm_alloc_uncached(cls);
+			if (!p)
+				errno = ENOMEM;
+			return p;
+		}
 	}
 	if (SL_NUMA_MAX_NODES > 1 && sl_nheaps > 1 && ++c->fe.nslow >= SL_BM_NODE_CHECK) {
 		/* A thread that moved to another node gives its spans back to their heap. */
@@ -386,17 +490,36 @@ SL_NOINLINE void *sl_fe_bitmap_alloc_slow(uint32_t cls)
 		}
 	}
 	sl_bm_class *e = &c->fe.cls[cls];
+	sl_span *s = e->span;
+	if (SL_UNLIKELY(e->cache != 0)) {
+		/* the fast path found no cache (a thread's first allocation) */
+	} else if (s) {
+		/* The loaded word is used up (an empty cache word stands for a word whose
+		 * slots are all taken): the next word with free slots; after the last word,
+		 * merge the remote frees and scan again from the start. */
+		uint64_t *w = e->wordptr, *end = s->freebits + sl_bm_nwords(s), *stop = end;
+		if (w) {
+			*w = 0;
+			stop = w++; /* from here to the end is scanned now: no need to again */
+		} else {
+			w = s->freebits;
+		}
+		e->wordptr = NULL;
+		if (!sl_bm_load(c, e, s, w, end)) {
+			if (sl_bm_collect(s))
+				stop = end;
+			s = sl_bm_load(c, e, s, s->freebits, stop) ? s : NULL;
+		}
+	}
 	while (!e->cache) {
-		if (e->span && sl_bm_next_word(e))
-			break;
-		sl_bm_uncache(e); /* full (or none) */
-		sl_span *s = sl_bm_cache_span(&c->heap->central[cls]);
-		if (!s) {
+		/* The current span is full (or there is none). */
+		if (!(s = sl_bm_next_span(c, e, cls))) {
 			errno = ENOMEM;
 			return NULL;
 		}
 		e->span = s;
-		e->word = SL_BM_NOWORD;
+		e->wordptr = NULL;
+		sl_bm_load(c, e, s, s->freebits, s->freebits + sl_bm_nwords(s));
 	}
 	uint64_t bits = e->cache;
 	e->cache = bits & (bits - 1);
@@ -413,10 +536,12 @@ static void sl_bm_free_object(sl_span *s, void *p, bool count)
 		sl_bm_class *e = &c->fe.cls[s->sizeclass];
 		if (count)
 			SL_COUNTER_ADD(e->nfree, 1);
-		if (e->span == s) {
+		if (__atomic_load_n(&s->fe_owner, __ATOMIC_RELAXED) == (void *)e) {
 			uint32_t idx = sl_bm_index(s, p);
 			uint64_t bit = (uint64_t)1 << (idx & 63);
-			uint64_t *w = (idx >> 6) == e->word ? &e->cache : &s->freebits[idx >> 6];
+			uint64_t *w = &s->freebits[idx >> 6];
+			if (w == e->wordptr)
+				w = &e->cache;
 			if (*w & bit)
 				sl_bm_double_free(p, s);
 			*w |= bit;
@@ -552,7 +677,6 @@ void sl_fe_bitmap_cache_init(sl_mcache *c)
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 		sl_bm_class *e = &c->fe.cls[cls];
 		e->elemsize = sl_classes[cls].size;
-		e->word = SL_BM_NOWORD;
 		e->slowfree = SL_FE_BITMAP_TINY && e->elemsize == 16;
 	}
 	c->fe.tinyoff = 16;
@@ -563,6 +687,7 @@ void sl_fe_bitmap_cache_init(sl_mcache *c)
 void sl_fe_bitmap_cache_teardown(sl_mcache *c)
 {
 	sl_fe_bitmap_flush(c);
+	SL_STAT_ADD(sl_bm_dead_refills, SL_COUNTER_READ(c->fe.refills));
 	SL_STAT_ADD(sl_tiny_dead_allocs, SL_COUNTER_READ(c->fe.tiny_allocs));
 	SL_STAT_ADD(sl_tiny_dead_class_bytes, SL_COUNTER_READ(c->fe.tiny_class_bytes));
 }
@@ -574,22 +699,24 @@ uint64_t sl_fe_bitmap_span_free_objects(sl_span *s)
 	return (x & SL_XF_OWNED) ? 0 : s->nelems - (x >> 48);
 }
 
-static void sl_bm_sum_tiny(sl_mcache *c, void *arg)
+static void sl_bm_sum_cache(sl_mcache *c, void *arg)
 {
 	uint64_t *sum = arg;
 	sum[0] += SL_COUNTER_READ(c->fe.tiny_allocs);
 	sum[1] += SL_COUNTER_READ(c->fe.tiny_class_bytes);
+	sum[2] += SL_COUNTER_READ(c->fe.refills);
 }
 
 void sl_fe_bitmap_stats(spanlab_stats *out)
 {
-	out->bitmap_refills = __atomic_load_n(&sl_bm_refills, __ATOMIC_RELAXED);
+	uint64_t sum[3] = {__atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED),
+			   __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED),
+			   __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED)};
+	sl_mcache_foreach(sl_bm_sum_cache, sum);
+	out->bitmap_refills = sum[2];
 	out->remote_merged = __atomic_load_n(&sl_bm_merged, __ATOMIC_RELAXED);
 	if (!SL_FE_BITMAP_TINY)
 		return;
-	uint64_t sum[2] = {__atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED),
-			   __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED)};
-	sl_mcache_foreach(sl_bm_sum_tiny, sum);
 	uint64_t taken = __atomic_load_n(&sl_tiny_blocks_taken, __ATOMIC_RELAXED);
 	uint64_t released = __atomic_load_n(&sl_tiny_blocks_released, __ATOMIC_RELAXED);
 	uint64_t frees = __atomic_load_n(&sl_tiny_frees, __ATOMIC_RELAXED);

@@ -105,6 +105,10 @@ struct sl_span {
 	uint32_t *tinywords;   /* `tiny`, the 16-byte class: one word per slot (tiny blocks) */
 	_Atomic uint64_t xfree; /* remote-free word: objects freed by threads that do not own
 				 * the span, linked through word 0, plus state (atomic) */
+	void *fe_owner;		/* the owning cache's entry for the span's class, else NULL:
+				 * written by that cache's thread, read by any (relaxed atomics).
+				 * While a cache owns the span, its thread also uses next/prev
+				 * (the cache's list of owned spans) and nfree */
 };
 
 /* ---- Batches: the unit of transfer between mcache and mcentral ---- */

@@ -60,20 +60,26 @@
  * core/frontend/README.md) for small objects; everything above it is shared.
  *
  * `bitmap` (core/frontend/bitmap.h, core/frontend_bitmap.c), as the Go runtime:
- *   1. The mcache owns one span per class and a 64-bit copy of one word of the span's
- *      free bitmap; malloc takes its lowest set bit (count trailing zeros, Go's
+ *   1. The mcache allocates from one span per class (its current span) through a
+ *      64-bit copy of one word of the span's free bitmap; malloc takes its lowest set bit (count trailing zeros, Go's
  *      allocCache). Empty word: the next word with free slots (a bitmap refill);
  *      after the last word, the span's remote frees are merged and the scan restarts.
- *   2. Span full: it goes back to mcentral (off every list until something in it is
- *      freed) and the mcache takes a span with free slots from mcentral's partial list
- *      under the central-sync policy's lock, or a new span from the mheap.
- *   3. free by the owning thread: set the object's bit (one test catches a double free
- *      exactly). By any other thread: push on the span's atomic remote-free list (one
- *      CAS, mimalloc's thread-free list); the owner collects it with one exchange. For
- *      a span in mcentral the same CAS counts the objects still in use: the free that
- *      makes the span reusable lists it, the free of its last object releases it to
- *      the mheap (core/frontend_bitmap.c states the protocol).
- *   4. Thread exit and trim hand every owned span back to mcentral.
+ *   2. Span full: unlike Go, the mcache keeps it (mimalloc's rule that a page stays
+ *      with its thread): it joins the class's owned spans, and the mcache allocates
+ *      next from the oldest owned span with at least half its slots free (else the
+ *      one with the most, if an eighth are), else from a span with free slots on mcentral's
+ *      partial list under the central-sync policy's lock, or a new span from the
+ *      mheap. Beyond 8 owned spans per class the one with the fewest free slots goes
+ *      back to mcentral (off every list until something in it is freed).
+ *   3. free by the owning thread, into any span it owns: set the object's bit (one
+ *      test catches a double free exactly; no atomic). By any other thread: push on
+ *      the span's atomic remote-free list (one CAS, mimalloc's thread-free list); the
+ *      owner collects it with one exchange when it looks for slots. For a span in
+ *      mcentral the same CAS counts the objects still in use: the free that makes the
+ *      span reusable lists it, the free of its last object releases it to the mheap
+ *      (core/frontend_bitmap.c states the protocol and the owned-span policy).
+ *   4. Thread exit, trim and a move to another NUMA node hand every owned span back
+ *      to mcentral.
  * Span bitmaps are metadata (sl_meta_alloc, recycled per class), never malloc.
  *
  * `tiny` (core/frontend/tiny.h): requests under 16 bytes are packed into the thread's

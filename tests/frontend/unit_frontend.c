@@ -7,6 +7,11 @@
  *            fresh thread allocates a whole span's worth of one class and the pointers
  *            are exactly the span's slots; after freeing them all and allocating again,
  *            the same set comes back, each once.
+ *   owned    a span that fills stays owned by its thread (s->fe_owner): the owner's
+ *            frees into it are not remote frees, and the cache allocates from it again
+ *            when its current span fills; another thread's frees into it are merged
+ *            then; beyond SL_BM_OWN_MAX kept spans the cache gives spans back to
+ *            mcentral, and every object is still freed exactly once.
  *   remote   several threads free objects of one span owned by the main thread while
  *            it keeps allocating from it: every object is handed out at most once at a
  *            time, and remote_merged / mallocs / frees reconcile.
@@ -57,12 +62,105 @@ static void *scan_thread(void *arg)
 				seen[idx] = 1;
 			}
 		}
-		/* Free in a scrambled order (the full span is in mcentral: remote path), then
-		 * the next generation starts from `next`'s span, which this cache owns. */
+		/* Free in a scrambled order (the full span stays owned: owner frees), then the
+		 * next generation starts from `next`'s span, which this cache owns. */
 		for (uint32_t i = 0; i < got; i++)
 			spanlab_free(ptrs[(i * 7919u) % got]);
 		spanlab_free(next);
 	}
+	return NULL;
+}
+
+/* ---- owned ---- */
+
+#define OW_MAX 8192
+static void *ow_objs[OW_MAX];
+static uint32_t ow_n;
+
+static bool ow_owned(const void *p)
+{
+	return __atomic_load_n(&sl_span_of(p)->fe_owner, __ATOMIC_RELAXED) != NULL;
+}
+
+/* Allocates until an object lands outside span s (returned), storing the objects of s
+ * in ow_objs[from..]; ow_n is set to the count. */
+static void *ow_fill(size_t size, sl_span *s, uint32_t from)
+{
+	void *p;
+	ow_n = from;
+	while ((p = spanlab_malloc(size)) && sl_span_of(p) == s && ow_n < OW_MAX)
+		ow_objs[ow_n++] = p;
+	return p;
+}
+
+static void *ow_free_all(void *arg)
+{
+	(void)arg;
+	for (uint32_t i = 0; i < ow_n; i++)
+		spanlab_free(ow_objs[i]);
+	return NULL;
+}
+
+static void *owned_thread(void *arg)
+{
+	(void)arg;
+	const size_t size = 256;
+	uint32_t cls = sl_sc_size_to_class(size);
+	spanlab_stats st0, st1;
+	spanlab_stats_get(&st0);
+	/* Span A fills; the cache moves to span B and keeps A. */
+	void *a0 = spanlab_malloc(size);
+	sl_span *A = sl_span_of(a0);
+	ow_objs[0] = a0;
+	void *b0 = ow_fill(size, A, 1);
+	sl_span *B = sl_span_of(b0);
+	CHECK(ow_n == A->nelems && B != A, "span A gave %u of %u slots", ow_n, A->nelems);
+	CHECK(ow_owned(a0) && ow_owned(b0), "a full span is no longer owned by its thread");
+	/* The owner's frees into A are plain bit sets, not remote frees. */
+	ow_free_all(NULL);
+	spanlab_stats_get(&st1);
+	CHECK(st1.remote_merged == st0.remote_merged, "owner frees into its full span went remote (%llu)",
+	      (unsigned long long)(st1.remote_merged - st0.remote_merged));
+	/* When B fills, the cache allocates from A again. */
+	ow_objs[0] = b0;
+	void *p = ow_fill(size, B, 1);
+	CHECK(sl_span_of(p) == A, "B full: the next object %p is not in the owned, free span A", p);
+	/* Another thread frees all of B (remote frees into an owned span); when A fills
+	 * again the owner merges them and comes back to B. */
+	pthread_t t;
+	pthread_create(&t, NULL, ow_free_all, NULL);
+	pthread_join(t, NULL);
+	uint32_t nb = ow_n;
+	ow_objs[0] = p;
+	void *q = ow_fill(size, A, 1);
+	spanlab_stats_get(&st1);
+	CHECK(sl_span_of(q) == B, "A full: the next object %p is not in span B, freed remotely", q);
+	CHECK(st1.remote_merged - st0.remote_merged == nb, "remote_merged %llu, remote frees %u",
+	      (unsigned long long)(st1.remote_merged - st0.remote_merged), nb);
+	ow_free_all(NULL);
+	spanlab_free(q);
+	/* Many spans of live objects: at most SL_BM_OWN_MAX + 1 stay owned. */
+	uint32_t n = 0, owned = 0;
+	static void *live[OW_MAX];
+	while (n < OW_MAX) {
+		live[n] = spanlab_malloc(size);
+		memset(live[n++], 0x5a, size);
+	}
+	/* Each span is filled once, its objects consecutive. */
+	for (uint32_t i = 0; i < n; i++)
+		if (i == 0 || sl_span_of(live[i]) != sl_span_of(live[i - 1]))
+			owned += ow_owned(live[i]);
+	CHECK(owned <= SL_BM_OWN_MAX + 1 && owned >= 1, "%u spans owned (at most %d kept)", owned,
+	      SL_BM_OWN_MAX + 1);
+	for (uint32_t i = 0; i < n; i++) {
+		CHECK(((unsigned char *)live[i])[size - 1] == 0x5a, "object %u overwritten", i);
+		spanlab_free(live[(i * 7919u) % n]);
+	}
+	spanlab_stats_get(&st1);
+	uint64_t m = st1.classes[cls].mallocs - st0.classes[cls].mallocs;
+	uint64_t f = st1.classes[cls].frees - st0.classes[cls].frees;
+	CHECK(m == f, "class %u: %llu mallocs, %llu frees", cls, (unsigned long long)m,
+	      (unsigned long long)f);
 	return NULL;
 }
 
@@ -190,6 +288,8 @@ int main(void)
 {
 	pthread_t t;
 	pthread_create(&t, NULL, scan_thread, NULL);
+	pthread_join(t, NULL);
+	pthread_create(&t, NULL, owned_thread, NULL);
 	pthread_join(t, NULL);
 	test_remote();
 	test_tiny();
