@@ -584,16 +584,23 @@ SL_NOINLINE void *sl_fe_bitmap_alloc_tiny_slow(size_t size)
 	uint32_t tcls = sl_bm_tiny_class();
 	if (!c || !tcls)
 		return sl_fe_bitmap_alloc(sl_sc_size_to_class(size));
-	sl_bm_tiny_retire(c);
 	void *b = sl_fe_bitmap_alloc(tcls);
 	if (!b)
 		return NULL;
 	sl_span *s = sl_span_of(b);
 	uint32_t *w = &s->tinywords[((uintptr_t)b - s->base) >> 4];
-	__atomic_store_n(w, SL_TINY_HOLD | 1u | ((uint32_t)size << SL_TINY_FILL_SHIFT), __ATOMIC_RELAXED);
-	c->fe.tiny = (uintptr_t)b;
-	c->fe.tinyword = w;
-	c->fe.tinyoff = (uint32_t)size;
+	/* Go's rule: the new block becomes the current one only if it has more room left
+	 * than the current one; else it holds this object alone (and goes back to its span
+	 * when the object is freed). */
+	bool hold = !c->fe.tiny || (uint32_t)size < c->fe.tinyoff;
+	__atomic_store_n(w, (hold ? SL_TINY_HOLD : 0) | 1u | ((uint32_t)size << SL_TINY_FILL_SHIFT),
+			 __ATOMIC_RELAXED);
+	if (hold) {
+		sl_bm_tiny_retire(c);
+		c->fe.tiny = (uintptr_t)b;
+		c->fe.tinyword = w;
+		c->fe.tinyoff = (uint32_t)size;
+	}
 	SL_STAT_ADD(sl_tiny_blocks_taken, 1);
 	SL_COUNTER_ADD(c->fe.tiny_blocks, 1);
 	SL_COUNTER_ADD(c->fe.tiny_allocs, 1);
@@ -624,6 +631,14 @@ static bool sl_bm_tiny_free(sl_span *s, void *p)
 	else
 		__atomic_fetch_add(&sl_uncached_frees[s->sizeclass], 1, __ATOMIC_RELAXED);
 	uint32_t now = old & ~bit;
+	if (c && c->fe.tinyword == w && !((now & SL_TINY_LIVE) >> o) && c->fe.tinyoff > o) {
+		/* The last live object of this thread's current block (no live object starts
+		 * after it): its bytes and the rest are handed out again, so a string freed
+		 * right after it was made (a temporary) costs no block space. Only this
+		 * thread moves the fill of its block. */
+		__atomic_fetch_sub(w, (c->fe.tinyoff - o) << SL_TINY_FILL_SHIFT, __ATOMIC_RELAXED);
+		c->fe.tinyoff = o;
+	}
 	if (!(now & (SL_TINY_LIVE | SL_TINY_HOLD))) {
 		void *b = (void *)(s->base + (off & ~(uintptr_t)15));
 		__atomic_store_n(w, 0, __ATOMIC_RELAXED);

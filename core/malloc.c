@@ -61,9 +61,10 @@
  *
  * `bitmap` (core/frontend/bitmap.h, core/frontend_bitmap.c), as the Go runtime:
  *   1. The mcache allocates from one span per class (its current span) through a
- *      64-bit copy of one word of the span's free bitmap; malloc takes its lowest set bit (count trailing zeros, Go's
- *      allocCache). Empty word: the next word with free slots (a bitmap refill);
- *      after the last word, the span's remote frees are merged and the scan restarts.
+ *      64-bit copy of one word of the span's free bitmap; malloc takes its lowest set
+ *      bit (count trailing zeros, Go's allocCache). Empty word: the next word with
+ *      free slots (a bitmap refill); after the last word, the span's remote frees are
+ *      merged and the scan restarts.
  *   2. Span full: unlike Go, the mcache keeps it (mimalloc's rule that a page stays
  *      with its thread): it joins the class's owned spans, and the mcache allocates
  *      next from the oldest owned span with at least half its slots free (else the
@@ -87,8 +88,12 @@
  * else 1 — less than glibc's 16, as Go's), so they are not 8- or 16-byte aligned. A
  * word per block in the span's metadata marks where live objects start (an atomic add
  * on allocation, an atomic and on free, from any thread); the block goes back to its
- * span when the last object is freed and the cache has moved on. malloc_usable_size of
- * a tiny object is its size rounded up to the next object's start.
+ * span when the last object is freed and the cache has moved on. Two rules keep blocks
+ * full: a request that does not fit takes a new block, which becomes the current one
+ * only if it has more room left (Go's rule); and when the holding thread frees the
+ * object placed last in its current block (a temporary string, say), the block's fill
+ * moves back so those bytes are handed out again. malloc_usable_size of a tiny object
+ * is its size rounded up to the next object's start.
  *
  * ==== Memory layout ====
  *

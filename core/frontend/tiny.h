@@ -4,7 +4,10 @@
  * current 16-byte block (an object of the 16-byte class) at their natural alignment
  * (8, 4 or 2 by the size's low bits, else 1); the block's word in its span's metadata
  * records which offsets hold live objects, and the block goes back to its span when
- * the last one is freed. Contract: core/frontend/README.md; design in core/malloc.c.
+ * the last one is freed. A new block replaces the current one only if it has more room
+ * left (Go's rule), and the holder's free of the last-placed object of its current
+ * block moves the fill back (core/frontend_bitmap.c). Contract:
+ * core/frontend/README.md; design in core/malloc.c.
  */
 #define SL_FE_BITMAP_TINY 1
 #include "bitmap.h"
