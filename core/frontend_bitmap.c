@@ -89,7 +89,7 @@ static size_t sl_bm_meta_size(const sl_mcentral *ct)
 {
 	size_t n = (size_t)(ct->nelems + 63) / 64 * sizeof(uint64_t);
 	if (SL_FE_BITMAP_TINY && ct->elemsize == 16)
-		n += (size_t)ct->nelems * sizeof(uint32_t);
+		n += (size_t)ct->nelems * sizeof(uint16_t);
 	return n;
 }
 
@@ -114,7 +114,7 @@ static bool sl_bm_span_init(sl_mcentral *ct, sl_span *s)
 	if (s->nelems % 64)
 		bits[nw - 1] = ((uint64_t)1 << (s->nelems % 64)) - 1;
 	s->freebits = bits;
-	s->tinywords = SL_FE_BITMAP_TINY && ct->elemsize == 16 ? (uint32_t *)(bits + nw) : NULL;
+	s->tinywords = SL_FE_BITMAP_TINY && ct->elemsize == 16 ? (uint16_t *)(bits + nw) : NULL;
 	atomic_store_explicit(&s->xfree, SL_XF_LISTED, memory_order_relaxed); /* on partial, none in use */
 	return true;
 }
@@ -563,11 +563,11 @@ static void sl_bm_tiny_retire(sl_mcache *c)
 	if (!SL_FE_BITMAP_TINY || !c->fe.tiny)
 		return;
 	void *b = (void *)c->fe.tiny;
-	uint32_t *w = c->fe.tinyword;
+	uint16_t *w = c->fe.tinyword;
 	c->fe.tiny = 0;
 	c->fe.tinyword = NULL;
 	c->fe.tinyoff = 16;
-	uint32_t old = __atomic_fetch_and(w, ~SL_TINY_HOLD, __ATOMIC_ACQ_REL);
+	uint32_t old = __atomic_fetch_and(w, (uint16_t)~SL_TINY_HOLD, __ATOMIC_ACQ_REL);
 	if (!(old & SL_TINY_LIVE)) {
 		__atomic_store_n(w, 0, __ATOMIC_RELAXED);
 		SL_STAT_ADD(sl_tiny_blocks_released, 1);
@@ -588,18 +588,19 @@ SL_NOINLINE void *sl_fe_bitmap_alloc_tiny_slow(size_t size)
 	if (!b)
 		return NULL;
 	sl_span *s = sl_span_of(b);
-	uint32_t *w = &s->tinywords[((uintptr_t)b - s->base) >> 4];
+	uint16_t *w = &s->tinywords[((uintptr_t)b - s->base) >> 4];
+	uint32_t fill = ((uint32_t)size + 1) & ~1u;
 	/* Go's rule: the new block becomes the current one only if it has more room left
 	 * than the current one; else it holds this object alone (and goes back to its span
 	 * when the object is freed). */
-	bool hold = !c->fe.tiny || (uint32_t)size < c->fe.tinyoff;
-	__atomic_store_n(w, (hold ? SL_TINY_HOLD : 0) | 1u | ((uint32_t)size << SL_TINY_FILL_SHIFT),
+	bool hold = !c->fe.tiny || fill < c->fe.tinyoff;
+	__atomic_store_n(w, (uint16_t)((hold ? SL_TINY_HOLD : 0) | 1u | (fill >> 1 << SL_TINY_FILL_SHIFT)),
 			 __ATOMIC_RELAXED);
 	if (hold) {
 		sl_bm_tiny_retire(c);
 		c->fe.tiny = (uintptr_t)b;
 		c->fe.tinyword = w;
-		c->fe.tinyoff = (uint32_t)size;
+		c->fe.tinyoff = fill;
 	}
 	SL_STAT_ADD(sl_tiny_blocks_taken, 1);
 	SL_COUNTER_ADD(c->fe.tiny_blocks, 1);
@@ -614,14 +615,16 @@ static bool sl_bm_tiny_free(sl_span *s, void *p)
 {
 	uintptr_t off = (uintptr_t)p - s->base;
 	uint32_t o = (uint32_t)(off & 15);
-	uint32_t *w = &s->tinywords[off >> 4];
+	uint16_t *w = &s->tinywords[off >> 4];
 	if (!__atomic_load_n(w, __ATOMIC_ACQUIRE)) {
 		if (o)
 			sl_bm_double_free(p, s); /* its block was released meanwhile */
 		return false;
 	}
-	uint32_t bit = 1u << o;
-	uint32_t old = __atomic_fetch_and(w, ~bit, __ATOMIC_ACQ_REL);
+	if (o & 1)
+		sl_fatal("free(): invalid pointer %p (inside a tiny block)", p);
+	uint32_t bit = 1u << (o >> 1);
+	uint32_t old = __atomic_fetch_and(w, (uint16_t)~bit, __ATOMIC_ACQ_REL);
 	if (!(old & bit))
 		sl_fatal("free(): double free or invalid pointer %p (tiny object)", p);
 	SL_STAT_ADD(sl_tiny_frees, 1);
@@ -631,12 +634,12 @@ static bool sl_bm_tiny_free(sl_span *s, void *p)
 	else
 		__atomic_fetch_add(&sl_uncached_frees[s->sizeclass], 1, __ATOMIC_RELAXED);
 	uint32_t now = old & ~bit;
-	if (c && c->fe.tinyword == w && !((now & SL_TINY_LIVE) >> o) && c->fe.tinyoff > o) {
+	if (c && c->fe.tinyword == w && !((now & SL_TINY_LIVE) >> (o >> 1)) && c->fe.tinyoff > o) {
 		/* The last live object of this thread's current block (no live object starts
 		 * after it): its bytes and the rest are handed out again, so a string freed
 		 * right after it was made (a temporary) costs no block space. Only this
 		 * thread moves the fill of its block. */
-		__atomic_fetch_sub(w, (c->fe.tinyoff - o) << SL_TINY_FILL_SHIFT, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(w, (uint16_t)((c->fe.tinyoff - o) >> 1 << SL_TINY_FILL_SHIFT), __ATOMIC_RELAXED);
 		c->fe.tinyoff = o;
 	}
 	if (!(now & (SL_TINY_LIVE | SL_TINY_HOLD))) {
@@ -665,12 +668,13 @@ bool sl_fe_bitmap_check_interior(sl_span *s, const void *p)
 	if (off >= s->limit)
 		return false;
 	uint32_t w = __atomic_load_n(&s->tinywords[off >> 4], __ATOMIC_ACQUIRE);
-	return w && (w & (1u << (off & 15)));
+	return w && !(off & 1) && (w & (1u << ((off & 15) >> 1)));
 }
 
 /* A tiny object's usable size: up to the next live object of its block, else up to the
  * block's fill mark — its size rounded up to the next object's alignment. The bytes
- * are never handed out again while it lives (a block's offsets only grow). */
+ * are never handed out again while it lives (the fill moves back only past freed
+ * objects). */
 size_t sl_fe_bitmap_usable(sl_span *s, const void *p)
 {
 	if (SL_FE_BITMAP_TINY && s->tinywords) {
@@ -678,9 +682,9 @@ size_t sl_fe_bitmap_usable(sl_span *s, const void *p)
 		uint32_t w = __atomic_load_n(&s->tinywords[off >> 4], __ATOMIC_ACQUIRE);
 		if (w) {
 			uint32_t o = (uint32_t)(off & 15);
-			uint32_t higher = (w & SL_TINY_LIVE) >> o >> 1;
-			uint32_t next = higher ? o + 1 + (uint32_t)__builtin_ctz(higher)
-					       : (w >> SL_TINY_FILL_SHIFT) & 31;
+			uint32_t higher = (w & SL_TINY_LIVE) >> (o >> 1) >> 1;
+			uint32_t next = higher ? 2 * ((o >> 1) + 1 + (uint32_t)__builtin_ctz(higher))
+					       : 2 * ((w >> SL_TINY_FILL_SHIFT) & 15);
 			return next > o ? next - o : 1;
 		}
 	}

@@ -102,7 +102,7 @@ struct sl_span {
 	/* SMALL under the bitmap front ends (core/frontend/bitmap.h); NULL / 0 otherwise. */
 	uint64_t *freebits;    /* nelems bits, 1 = free slot: written by the owning cache's
 				* thread while a cache owns the span, else under the mcentral's lock */
-	uint32_t *tinywords;   /* `tiny`, the 16-byte class: one word per slot (tiny blocks) */
+	uint16_t *tinywords;   /* `tiny`, the 16-byte class: 16 bits per slot (tiny blocks) */
 	_Atomic uint64_t xfree; /* remote-free word: objects freed by threads that do not own
 				 * the span, linked through word 0, plus state (atomic) */
 	void *fe_owner;		/* the owning cache's entry for the span's class, else NULL:

@@ -84,16 +84,20 @@
  * Span bitmaps are metadata (sl_meta_alloc, recycled per class), never malloc.
  *
  * `tiny` (core/frontend/tiny.h): requests under 16 bytes are packed into the thread's
- * current 16-byte block at their natural alignment (8, 4 or 2 by the size's low bits,
- * else 1 — less than glibc's 16, as Go's), so they are not 8- or 16-byte aligned. A
- * word per block in the span's metadata marks where live objects start (an atomic add
- * on allocation, an atomic and on free, from any thread); the block goes back to its
- * span when the last object is freed and the cache has moved on. Two rules keep blocks
- * full: a request that does not fit takes a new block, which becomes the current one
- * only if it has more room left (Go's rule); and when the holding thread frees the
- * object placed last in its current block (a temporary string, say), the block's fill
- * moves back so those bytes are handed out again. malloc_usable_size of a tiny object
- * is its size rounded up to the next object's start.
+ * current 16-byte block at their natural alignment (8, 4 or 2 by the size's low bits
+ * as Go's, and 2 for odd sizes where Go gives 1 — less than glibc's 16), so they are
+ * not 8- or 16-byte aligned. A 16-bit word per block in the span's metadata (2 bytes
+ * per 16) marks where live objects start (an atomic add on allocation, an atomic and
+ * on free, from any thread); the block goes back to its span when the last object is
+ * freed and the cache has moved on. Two rules keep blocks full: a request that does
+ * not fit takes a new block, which becomes the current one only if it has more room
+ * left (Go's rule); and when the holding thread frees the object placed last in its
+ * current block (a temporary string, say), the block's fill moves back so those bytes
+ * are handed out again. malloc_usable_size of a tiny object is its size rounded up to
+ * the next object's start. What it saves depends on the sizes: strings of 2 to 4
+ * bytes pack several to a block where classes give each 8, but objects of mixed
+ * lifetimes pin whole blocks, so sizes nearer 16 can cost more than the classes
+ * (bench/README.md, sl-strmap --tags).
  *
  * ==== Memory layout ====
  *

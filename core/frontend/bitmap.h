@@ -42,7 +42,7 @@ typedef struct sl_fe_bitmap_cache {
 	/* `tiny` only: the current tiny block, its word in the span's tinywords, and the
 	 * offset of its first unused byte (16: no block). */
 	uintptr_t tiny;
-	uint32_t *tinyword;
+	uint16_t *tinyword;
 	uint32_t tinyoff;
 	uint32_t nslow;		   /* slow-path refills since the last NUMA node check */
 	uint64_t refills;	   /* cache words loaded (statistics) */
@@ -74,12 +74,14 @@ typedef struct sl_fe_bitmap_cache {
 #define SL_XF_PTRMASK ((uint64_t)0x0000FFFFFFFFFFF8ull)
 #define SL_XF_ONE ((uint64_t)1 << 48)
 
-/* Tiny block words (s->tinywords[slot], `tiny` only): bits 0..15 = offsets where a live
- * tiny object starts, bits 16..20 = fill (end of the last object placed), bit 21 =
- * HOLD (the block is some cache's current block). 0 = not a tiny block. */
-#define SL_TINY_LIVE 0xFFFFu
-#define SL_TINY_FILL_SHIFT 16
-#define SL_TINY_HOLD (1u << 21)
+/* Tiny block words (s->tinywords[slot], `tiny` only), 16 bits, 2 bytes of metadata per
+ * 16-byte block: bit i (0..7) = a live tiny object starts at offset 2i (tiny objects are
+ * at least 2-byte aligned), bits 8..11 = fill in 2-byte units (end of the last object
+ * placed, rounded up to even), bit 12 = HOLD (the block is some cache's current
+ * block). 0 = not a tiny block. */
+#define SL_TINY_LIVE 0xFFu
+#define SL_TINY_FILL_SHIFT 8
+#define SL_TINY_HOLD (1u << 12)
 
 void *sl_fe_bitmap_alloc_slow(uint32_t cls);
 void *sl_fe_bitmap_alloc_tiny_slow(size_t size);
@@ -148,10 +150,11 @@ SL_INLINE bool sl_fe_bitmap_free_fast(sl_mcache *c, sl_span *s, void *p)
 	return false;
 }
 
-/* Alignment of a tiny request, as Go: 8, 4 or 2 by the size's low bits, else 1. */
+/* Alignment of a tiny request, as Go: 8, 4 or 2 by the size's low bits; odd sizes get 2
+ * (Go: 1), so that objects start at even offsets and a block's word fits 16 bits. */
 SL_INLINE uint32_t sl_fe_bitmap_tiny_align_mask(size_t size)
 {
-	return (size & 7) == 0 ? 7 : (size & 3) == 0 ? 3 : (size & 1) == 0 ? 1 : 0;
+	return (size & 7) == 0 ? 7 : (size & 3) == 0 ? 3 : 1;
 }
 
 /*
@@ -169,9 +172,11 @@ SL_INLINE void *sl_fe_bitmap_alloc_tiny(size_t size)
 		uint32_t old = c->fe.tinyoff;
 		uint32_t off = (old + m) & ~m;
 		if (SL_LIKELY(off + size <= 16)) {
-			uint32_t end = off + (uint32_t)size;
-			/* Sets the start bit (clear: offsets only grow) and advances the fill. */
-			__atomic_fetch_add(c->fe.tinyword, (1u << off) + ((end - old) << SL_TINY_FILL_SHIFT),
+			uint32_t end = (off + (uint32_t)size + 1) & ~1u;
+			/* Sets the start bit (clear: no live object starts at or after the fill)
+			 * and advances the fill. */
+			__atomic_fetch_add(c->fe.tinyword,
+					   (uint16_t)((1u << (off >> 1)) + (((end - old) >> 1) << SL_TINY_FILL_SHIFT)),
 					   __ATOMIC_RELAXED);
 			c->fe.tinyoff = end;
 			SL_COUNTER_ADD(c->fe.tiny_allocs, 1);

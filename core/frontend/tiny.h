@@ -2,7 +2,8 @@
  * core/frontend/tiny.h — front end `tiny`: `bitmap` (core/frontend/bitmap.h) plus the
  * Go runtime's tiny allocator. Requests under 16 bytes are packed into the thread's
  * current 16-byte block (an object of the 16-byte class) at their natural alignment
- * (8, 4 or 2 by the size's low bits, else 1); the block's word in its span's metadata
+ * (8, 4 or 2 by the size's low bits; 2 for odd sizes, where Go gives 1, so that a
+ * block's word fits 16 bits: frontend/bitmap.h); the block's word in its span's metadata
  * records which offsets hold live objects, and the block goes back to its span when
  * the last one is freed. A new block replaces the current one only if it has more room
  * left (Go's rule), and the holder's free of the last-placed object of its current

@@ -16,7 +16,8 @@
  *            it keeps allocating from it: every object is handed out at most once at a
  *            time, and remote_merged / mallocs / frees reconcile.
  *   tiny     (tiny variants) a 16-byte block is not reused while one of its tiny
- *            objects is live, and is reused once all are freed.
+ *            objects is live, and is reused once all are freed; the bytes of the
+ *            object placed last in the current block are reused once it is freed.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -245,6 +246,14 @@ static void test_tiny(void)
 {
 	if (!SL_FE_TINY_MAX)
 		return;
+	/* A tiny object freed right after it was made (the last placed in the thread's
+	 * current block): its bytes are handed out again. */
+	char *t1 = spanlab_malloc(6);
+	spanlab_free(t1);
+	char *t2 = spanlab_malloc(6);
+	CHECK(t2 == t1, "a temporary tiny object's bytes were not reused (%p, then %p)", (void *)t1,
+	      (void *)t2);
+	spanlab_free(t2);
 	/* Two 8-byte objects share a block; one stays live. */
 	char *a = spanlab_malloc(8), *b = spanlab_malloc(8);
 	CHECK((uintptr_t)b == (uintptr_t)a + 8, "two 8-byte tiny objects %p %p not in one block", a, b);
