@@ -57,10 +57,16 @@ static inline void sl_sync_lockfree_stack_init(sl_sync_lockfree_stack_t *s)
 
 /* Both operations retry a single ck attempt, backing off exponentially after a failed
  * CAS (a failure means another thread's operation on the same line just succeeded):
- * under contention the winner keeps the cache line for a few operations instead of
+ * under contention the winner keeps the cache line for a run of operations instead of
  * every thread paying a miss per attempt. Still lock-free: backoff delays, never waits
- * for another thread. */
-#define SL_LOCKFREE_BACKOFF_CEILING 256
+ * for another thread.
+ *
+ * The ceiling (ck_backoff_eb iterations of a compiler barrier, about 3 us at 8192) was
+ * chosen by bench/central's stack/lockfree on a 2-core AMD EPYC, M pop+push pairs/s at
+ * 1/2/4/8/16 threads: ceiling 256: 91/30/49/54/65; 2048: 88/84/79/77/80; 8192:
+ * 91/89/88/83/91; 65536: 92/104/95/88/71. Short waits keep the two cores stealing the
+ * line from each other on every operation. */
+#define SL_LOCKFREE_BACKOFF_CEILING 8192
 
 static inline void sl_sync_lockfree_backoff(ck_backoff_t *b)
 {
