@@ -43,8 +43,9 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	sl_mcentral *ct = &s->heap->central[cls];
 	sl_mcache *c = sl_tls_cache;
 	void **o = p, **key = (void **)((char *)p + s->keyoff);
-	if ((*key == (void *)sl_free_key || (c && c->lists[cls].head == p)) &&
-	    ((c && sl_mcache_holds(c, cls, p)) || sl_mcentral_span_holds(ct, s, p)))
+	/* The key: freed before and not handed out since (see malloc.c). For 8-byte
+	 * objects key is word 0, the link, which never equals it. */
+	if (*key == (void *)sl_free_key || (c && c->lists[cls].head == p))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
 	if (c && s->heap == c->heap) {
 		sl_freelist *l = &c->lists[cls];
@@ -56,7 +57,10 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 			sl_mcache_flush(c, cls);
 		return;
 	}
-	/* No cache, or an object of another NUMA node's heap: straight to its owner. */
+	/* No cache, or an object of another NUMA node's heap: straight to its owner,
+	 * marked freed like any other. */
+	if (s->keyoff)
+		*key = (void *)sl_free_key;
 	o[0] = NULL;
 	sl_mcentral_give_list(ct, p);
 	if (c) {

@@ -324,8 +324,6 @@ void sl_mcentral_spare_push(sl_mcentral *c, sl_batch *b);
 uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head);
 void sl_mcentral_give_list(sl_mcentral *c, void *head);
 void sl_mcentral_drain(sl_mcentral *c); /* full batches back to their spans */
-/* Slow double-free diagnosis: is obj free in its span (or never handed out)? */
-bool sl_mcentral_span_holds(sl_mcentral *c, sl_span *s, void *obj);
 void sl_mcentral_prefork(sl_mcentral *c);
 void sl_mcentral_postfork_parent(sl_mcentral *c);
 void sl_mcentral_postfork_child(sl_mcentral *c);
@@ -336,7 +334,6 @@ void *sl_mcache_refill(sl_mcache *c, uint32_t cls);
 void sl_mcache_flush(sl_mcache *c, uint32_t cls);
 void sl_mcache_flush_all(sl_mcache *c);
 sl_mcache *sl_mcache_get_slow(void); /* NULL: this thread must use the uncached path */
-bool sl_mcache_holds(sl_mcache *c, uint32_t cls, void *obj);
 void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads);
 void sl_mcache_init_global(void);
 void sl_mcache_prefork(void);

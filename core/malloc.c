@@ -46,13 +46,13 @@
  *      neighbours; the scavenger later returns idle runs to the OS (mheap.c).
  *
  * A freed object holds the list link in word 0 and, from 16 bytes up, a per-process
- * random key in word 1. A free that finds the key there, or finds p at the head of the
- * thread's list (the one double free an 8-byte object, which has no room for the key,
- * can show), checks the thread's list and the span's free list, and aborts naming p if
- * it is already free ("detectable double free"; a double free whose first free was
- * absorbed by another thread's cache is not detectable without per-object state,
- * which the `freelist` fast path does not pay for — `bitmap` has it and detects every
- * double free into a span the thread owns).
+ * random key in word 1; every allocation clears that word. A free that finds the key
+ * there aborts naming p as a double free, wherever the first free left the object (a
+ * thread cache, a batch in mcentral, its span): a live object holds the key only if
+ * the program copied it out of freed memory. An 8-byte object has no room for the
+ * key; its double free is caught when p is at the head of the thread's list (freed
+ * twice in a row) and not otherwise — `bitmap` keeps per-object state and detects
+ * every double free into a span the thread owns.
  *
  * ==== Front ends ====
  *

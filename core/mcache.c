@@ -184,14 +184,6 @@ void sl_mcache_flush_all(sl_mcache *c)
 	}
 }
 
-bool sl_mcache_holds(sl_mcache *c, uint32_t cls, void *obj)
-{
-	for (void *p = c->lists[cls].head; p; p = *(void **)p)
-		if (p == obj)
-			return true;
-	return false;
-}
-
 /* ---- Thread exit ---- */
 
 static void sl_mcache_unregister_locked(sl_mcache *c)

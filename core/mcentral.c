@@ -163,20 +163,6 @@ void sl_mcentral_drain(sl_mcentral *c)
 	}
 }
 
-bool sl_mcentral_span_holds(sl_mcentral *c, sl_span *s, void *obj)
-{
-	bool found = false;
-	sl_sync_lock(&c->lock);
-	if (s->state == SL_SPAN_SMALL && s->sizeclass == c->sizeclass) {
-		if ((uintptr_t)obj >= s->carve)
-			found = true; /* never handed out */
-		for (void *p = s->freelist; p && !found; p = *(void **)p)
-			found = p == obj;
-	}
-	sl_sync_unlock(&c->lock);
-	return found;
-}
-
 void sl_mcentral_prefork(sl_mcentral *c)
 {
 	sl_sync_lock(&c->lock);

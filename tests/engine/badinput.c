@@ -5,9 +5,10 @@
  * the bad pointer (the same "%p" text the case printed before the call).
  *
  *   badinput stack|interior|plus8|interior-large|double-small|double-small-later|
- *            double-small-8|double-large|realloc-bad|usable-bad
+ *            double-small-flushed|double-small-8|double-large|realloc-bad|usable-bad
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -56,6 +57,40 @@ static void run_case(const char *c)
 		A(free)(p);
 		for (int i = 0; i < 100; i++)
 			A(free)(others[i]);
+		announce(p);
+		A(free)(p);
+	} else if (!strcmp(c, "double-small-flushed")) {
+		/* Wherever the first free left the object — the thread's cache, a batch in
+		 * mcentral, its span — the second free aborts: N objects are freed, then one
+		 * of them again, for many positions, each in a process of its own. */
+		enum { N = 4096, STEP = 64 };
+		static void *objs[N];
+		int missed = 0;
+		for (int j = 0; j < N; j += STEP) {
+			fflush(stderr);
+			pid_t pid = fork();
+			if (pid < 0)
+				_exit(3);
+			if (pid == 0) {
+				int null = open("/dev/null", O_WRONLY);
+				dup2(null, STDERR_FILENO);
+				for (int i = 0; i < N; i++)
+					objs[i] = A(malloc)(48);
+				for (int i = 0; i < N; i++)
+					A(free)(objs[i]);
+				A(free)(objs[j]);
+				_exit(0);
+			}
+			int st;
+			if (waitpid(pid, &st, 0) != pid || !WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
+				fprintf(stderr, "double free of object %d of %d (freed in order) not caught\n", j, N);
+				missed++;
+			}
+		}
+		if (missed)
+			_exit(1);
+		void *p = A(malloc)(48);
+		A(free)(p);
 		announce(p);
 		A(free)(p);
 	} else if (!strcmp(c, "double-small-8")) {
