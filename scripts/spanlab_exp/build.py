@@ -1,8 +1,8 @@
 """Allocators: spanlab variants (built with CMake when missing) and baseline libraries.
 
 A variant is named <sizeclass>-<sync>-<numa>[-<frontend>] (DESIGN.md). The values that
-exist are the headers in policies/sizeclass/, policies/sync/, numa/ (and
-policies/frontend/ once it exists); a name using any other value is reported as
+exist are the headers in policies/sizeclass/, policies/sync/, numa/ and core/frontend/
+(the front end is part of the engine); a name using any other value is reported as
 unbuildable without calling CMake. CMake has the last word: a name it rejects, or a
 library that fails to compile, is reported with CMake's message. Either way the
 variant's cells are recorded as failed and the other cells still run.
@@ -37,7 +37,7 @@ class BuildError(Exception):
 def policy_values(repo):
     """{axis: sorted list of implementation names, or None if the axis has no folder}."""
     axes = {"sizeclass": "policies/sizeclass", "sync": "policies/sync", "numa": "numa",
-            "frontend": "policies/frontend"}
+            "frontend": "core/frontend"}
     out = {}
     for axis, folder in axes.items():
         d = os.path.join(repo, folder)
@@ -73,9 +73,8 @@ def check_variant(repo, name, values=None):
     for axis in ("sizeclass", "sync", "numa", "frontend"):
         known = values.get(axis)
         if axis == "frontend":
-            # No folder (or an empty one) yet: CMake decides. The default front end
-            # may live in the engine rather than in a header of its own.
-            if not known or pol[axis] == FRONTENDS_DEFAULT:
+            # A tree without core/frontend/ (older checkouts): CMake decides.
+            if not known:
                 continue
         elif known is None:
             return f"variant {name}: no {axis} policies in this tree"

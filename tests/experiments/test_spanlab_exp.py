@@ -263,7 +263,10 @@ def case_spec_validation(tmp):
     r = exp("run", os.path.join(tmp, "missing.toml"))
     check(r.returncode == 2 and "cannot read spec" in r.stderr, "missing spec file")
     # The shipped specs are valid.
-    for name in ("quick", "scalability", "sizeclasses", "numa"):
+    shipped = sorted(f[:-5] for f in os.listdir(os.path.join(REPO, "experiments")) if f.endswith(".toml"))
+    check({"quick", "scalability", "sizeclasses", "numa", "workloads", "frontends"} <= set(shipped),
+          f"shipped specs: {shipped}")
+    for name in shipped:
         r = exp("run", os.path.join(REPO, "experiments", name + ".toml"), "--dry-run",
                 "--out", os.path.join(tmp, "dry-" + name))
         check(r.returncode == 0, f"experiments/{name}.toml: {r.stderr}")
@@ -273,7 +276,7 @@ def case_spec_validation(tmp):
 def case_unbuildable_variant(tmp):
     text = spec_text(threads="[1]", reps=1).replace(
         'baselines = ["glibc"]',
-        'baselines = ["glibc"]\nvariants = ["go-nosuchsync-flat", "mutexflat"]')
+        'baselines = ["glibc"]\nvariants = ["go-nosuchsync-flat", "go-mutex-flat-nosuchfe", "mutexflat"]')
     spec = write(os.path.join(tmp, "v.toml"), text)
     out = os.path.join(tmp, "out")
     r = exp("run", spec, "--out", out, "--no-plots", "--build-dir", os.path.join(tmp, "build"))
@@ -283,6 +286,9 @@ def case_unbuildable_variant(tmp):
     check(by["go-nosuchsync-flat"]["status"] == "failed" and
           "sync policy 'nosuchsync' does not exist" in by["go-nosuchsync-flat"]["note"],
           f"unknown policy reason: {by['go-nosuchsync-flat']}")
+    check(by["go-mutex-flat-nosuchfe"]["status"] == "failed" and
+          "frontend policy 'nosuchfe' does not exist" in by["go-mutex-flat-nosuchfe"]["note"],
+          f"unknown front end reason: {by['go-mutex-flat-nosuchfe']}")
     check(by["mutexflat"]["status"] == "failed" and "<sizeclass>-<sync>-<numa>" in
           by["mutexflat"]["note"], "malformed variant name reason")
     check("Traceback" not in r.stderr, "crash")
