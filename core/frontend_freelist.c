@@ -57,18 +57,17 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 			sl_mcache_flush(c, cls);
 		return;
 	}
-	/* No cache, or an object of another NUMA node's heap: straight to its owner,
-	 * marked freed like any other. */
+	if (c) {
+		/* An object of another NUMA node's heap: home with the next batch. */
+		sl_mcache_free_remote(c, s, p);
+		return;
+	}
+	/* No cache: straight to its span, marked freed like any other. */
 	if (s->keyoff)
 		*key = (void *)sl_free_key;
 	o[0] = NULL;
 	sl_mcentral_give_list(ct, p);
-	if (c) {
-		SL_COUNTER_ADD(c->nout[cls], 1);
-		__atomic_fetch_add(&s->heap->remote_frees, 1, __ATOMIC_RELAXED);
-	} else {
-		__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
-	}
+	__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
 }
 
 #endif

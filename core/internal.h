@@ -176,9 +176,18 @@ typedef struct sl_freelist {
 #include "frontend.h"
 #undef SL_FE_TYPES
 
+/* `freelist` with several NUMA heaps: objects of other nodes' heaps this thread freed,
+ * per class, all of one heap; they go home a batch at a time (sl_mcache_flush_remote). */
+typedef struct sl_remote_list {
+	void *head;	/* linked through word 0, keys set like any freed object */
+	sl_mheap *heap; /* the heap they all belong to (meaningful when count > 0) */
+	uint32_t count;
+} sl_remote_list;
+
 struct sl_mcache {
 	/* The `freelist` front end's lists and counts (unused by the others). */
 	sl_freelist lists[SL_NUM_CLASSES]; /* owner thread only */
+	sl_remote_list remote[SL_NUM_CLASSES]; /* owner thread only; untouched with one heap */
 	sl_fe_cache_t fe;		   /* the other front ends' state (owner thread only) */
 	/* Statistics: written by the owner only (SL_COUNTER_ADD), read by anyone. The free
 	 * fast path counts nothing: objects the thread freed = lists[].nmalloc + nout +
@@ -333,6 +342,7 @@ extern SL_TLS sl_mcache *sl_tls_cache;
 void *sl_mcache_refill(sl_mcache *c, uint32_t cls);
 void sl_mcache_flush(sl_mcache *c, uint32_t cls);
 void sl_mcache_flush_all(sl_mcache *c);
+void sl_mcache_free_remote(sl_mcache *c, sl_span *s, void *p);
 sl_mcache *sl_mcache_get_slow(void); /* NULL: this thread must use the uncached path */
 void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads);
 void sl_mcache_init_global(void);

@@ -175,12 +175,47 @@ void sl_mcache_flush(sl_mcache *c, uint32_t cls)
 	sl_mcache_give(c, ct, head, n);
 }
 
+/* The remote list of class cls goes home: one full batch to its heap's mcentral in
+ * O(1), or object by object to their spans. */
+static void sl_mcache_flush_remote(sl_mcache *c, uint32_t cls)
+{
+	sl_remote_list *r = &c->remote[cls];
+	if (SL_NUMA_MAX_NODES > 1 && r->count) {
+		sl_mcache_give(c, &r->heap->central[cls], r->head, r->count);
+		r->head = NULL;
+		r->count = 0;
+	}
+}
+
+/* Free of object p of another NUMA node's heap (p is validated, not yet marked free):
+ * kept on the class's remote list, so that objects go home a batch at a time instead
+ * of one lock round trip each. Counted as gone out of the cache (nout) at once. */
+void sl_mcache_free_remote(sl_mcache *c, sl_span *s, void *p)
+{
+	uint32_t cls = s->sizeclass;
+	sl_remote_list *r = &c->remote[cls];
+	if (r->head == p) /* freed twice in a row: the check 8-byte objects get */
+		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
+	if (r->count && r->heap != s->heap)
+		sl_mcache_flush_remote(c, cls);
+	r->heap = s->heap;
+	if (s->keyoff)
+		*(void **)((char *)p + s->keyoff) = (void *)sl_free_key;
+	*(void **)p = r->head;
+	r->head = p;
+	SL_COUNTER_ADD(c->nout[cls], 1);
+	__atomic_fetch_add(&s->heap->remote_frees, 1, __ATOMIC_RELAXED);
+	if (++r->count >= s->heap->central[cls].batch)
+		sl_mcache_flush_remote(c, cls);
+}
+
 void sl_mcache_flush_all(sl_mcache *c)
 {
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 		while (c->lists[cls].count)
 			sl_mcache_flush(c, cls);
 		c->lists[cls].max = sl_classes[cls].batch;
+		sl_mcache_flush_remote(c, cls);
 	}
 }
 
