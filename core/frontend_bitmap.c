@@ -52,11 +52,14 @@
 
 #define SL_BM_NODE_CHECK 16	/* slow paths between two checks of the NUMA node */
 
-/* Slow-path statistics (relaxed atomics). */
+/* Slow-path statistics (relaxed atomics). Tiny frees and block releases are counted
+ * in the freeing thread's cache (a global counter would be a contended atomic on every
+ * tiny free); only threads without a cache count here. */
 static uint64_t sl_bm_merged;
-static uint64_t sl_tiny_blocks_taken, sl_tiny_blocks_released, sl_tiny_frees;
+static uint64_t sl_tiny_uncached_frees, sl_tiny_uncached_released;
 /* Per-cache counters of exited threads. */
 static uint64_t sl_bm_dead_refills, sl_tiny_dead_allocs, sl_tiny_dead_class_bytes;
+static uint64_t sl_tiny_dead_blocks, sl_tiny_dead_frees, sl_tiny_dead_released;
 
 #define SL_STAT_ADD(var, n) __atomic_fetch_add(&(var), (n), __ATOMIC_RELAXED)
 
@@ -570,7 +573,7 @@ static void sl_bm_tiny_retire(sl_mcache *c)
 	uint32_t old = __atomic_fetch_and(w, (uint16_t)~SL_TINY_HOLD, __ATOMIC_ACQ_REL);
 	if (!(old & SL_TINY_LIVE)) {
 		__atomic_store_n(w, 0, __ATOMIC_RELAXED);
-		SL_STAT_ADD(sl_tiny_blocks_released, 1);
+		SL_COUNTER_ADD(c->fe.tiny_released, 1);
 		sl_bm_free_object(sl_span_of(b), b, false);
 	}
 }
@@ -602,7 +605,6 @@ SL_NOINLINE void *sl_fe_bitmap_alloc_tiny_slow(size_t size)
 		c->fe.tinyword = w;
 		c->fe.tinyoff = fill;
 	}
-	SL_STAT_ADD(sl_tiny_blocks_taken, 1);
 	SL_COUNTER_ADD(c->fe.tiny_blocks, 1);
 	SL_COUNTER_ADD(c->fe.tiny_allocs, 1);
 	SL_COUNTER_ADD(c->fe.tiny_class_bytes, sl_sc_class_to_size(sl_sc_size_to_class(size)));
@@ -627,12 +629,14 @@ static bool sl_bm_tiny_free(sl_span *s, void *p)
 	uint32_t old = __atomic_fetch_and(w, (uint16_t)~bit, __ATOMIC_ACQ_REL);
 	if (!(old & bit))
 		sl_fatal("free(): double free or invalid pointer %p (tiny object)", p);
-	SL_STAT_ADD(sl_tiny_frees, 1);
 	sl_mcache *c = sl_tls_cache;
-	if (c)
+	if (c) {
 		SL_COUNTER_ADD(c->fe.cls[s->sizeclass].nfree, 1);
-	else
+		SL_COUNTER_ADD(c->fe.tiny_frees, 1);
+	} else {
 		__atomic_fetch_add(&sl_uncached_frees[s->sizeclass], 1, __ATOMIC_RELAXED);
+		SL_STAT_ADD(sl_tiny_uncached_frees, 1);
+	}
 	uint32_t now = old & ~bit;
 	if (c && c->fe.tinyword == w && !((now & SL_TINY_LIVE) >> (o >> 1)) && c->fe.tinyoff > o) {
 		/* The last live object of this thread's current block (no live object starts
@@ -645,7 +649,10 @@ static bool sl_bm_tiny_free(sl_span *s, void *p)
 	if (!(now & (SL_TINY_LIVE | SL_TINY_HOLD))) {
 		void *b = (void *)(s->base + (off & ~(uintptr_t)15));
 		__atomic_store_n(w, 0, __ATOMIC_RELAXED);
-		SL_STAT_ADD(sl_tiny_blocks_released, 1);
+		if (c)
+			SL_COUNTER_ADD(c->fe.tiny_released, 1);
+		else
+			SL_STAT_ADD(sl_tiny_uncached_released, 1);
 		sl_bm_free_object(s, b, false);
 	}
 	return true;
@@ -709,6 +716,9 @@ void sl_fe_bitmap_cache_teardown(sl_mcache *c)
 	SL_STAT_ADD(sl_bm_dead_refills, SL_COUNTER_READ(c->fe.refills));
 	SL_STAT_ADD(sl_tiny_dead_allocs, SL_COUNTER_READ(c->fe.tiny_allocs));
 	SL_STAT_ADD(sl_tiny_dead_class_bytes, SL_COUNTER_READ(c->fe.tiny_class_bytes));
+	SL_STAT_ADD(sl_tiny_dead_blocks, SL_COUNTER_READ(c->fe.tiny_blocks));
+	SL_STAT_ADD(sl_tiny_dead_frees, SL_COUNTER_READ(c->fe.tiny_frees));
+	SL_STAT_ADD(sl_tiny_dead_released, SL_COUNTER_READ(c->fe.tiny_released));
 }
 
 /* Free objects of a span on the partial list (its mcentral's lock held). */
@@ -724,21 +734,27 @@ static void sl_bm_sum_cache(sl_mcache *c, void *arg)
 	sum[0] += SL_COUNTER_READ(c->fe.tiny_allocs);
 	sum[1] += SL_COUNTER_READ(c->fe.tiny_class_bytes);
 	sum[2] += SL_COUNTER_READ(c->fe.refills);
+	sum[3] += SL_COUNTER_READ(c->fe.tiny_blocks);
+	sum[4] += SL_COUNTER_READ(c->fe.tiny_frees);
+	sum[5] += SL_COUNTER_READ(c->fe.tiny_released);
 }
 
 void sl_fe_bitmap_stats(spanlab_stats *out)
 {
-	uint64_t sum[3] = {__atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED),
+	uint64_t sum[6] = {__atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED),
 			   __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED),
-			   __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED)};
+			   __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED),
+			   __atomic_load_n(&sl_tiny_dead_blocks, __ATOMIC_RELAXED),
+			   __atomic_load_n(&sl_tiny_dead_frees, __ATOMIC_RELAXED) +
+				   __atomic_load_n(&sl_tiny_uncached_frees, __ATOMIC_RELAXED),
+			   __atomic_load_n(&sl_tiny_dead_released, __ATOMIC_RELAXED) +
+				   __atomic_load_n(&sl_tiny_uncached_released, __ATOMIC_RELAXED)};
 	sl_mcache_foreach(sl_bm_sum_cache, sum);
 	out->bitmap_refills = sum[2];
 	out->remote_merged = __atomic_load_n(&sl_bm_merged, __ATOMIC_RELAXED);
 	if (!SL_FE_BITMAP_TINY)
 		return;
-	uint64_t taken = __atomic_load_n(&sl_tiny_blocks_taken, __ATOMIC_RELAXED);
-	uint64_t released = __atomic_load_n(&sl_tiny_blocks_released, __ATOMIC_RELAXED);
-	uint64_t frees = __atomic_load_n(&sl_tiny_frees, __ATOMIC_RELAXED);
+	uint64_t taken = sum[3], frees = sum[4], released = sum[5];
 	out->tiny_allocs = sum[0];
 	out->tiny_objects = sum[0] > frees ? sum[0] - frees : 0;
 	out->tiny_blocks = taken > released ? taken - released : 0;

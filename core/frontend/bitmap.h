@@ -50,6 +50,8 @@ typedef struct sl_fe_bitmap_cache {
 	uint64_t tiny_allocs;	   /* tiny objects allocated (statistics) */
 	uint64_t tiny_blocks;	   /* blocks taken (counted in cls[tinycls].nmalloc) */
 	uint64_t tiny_class_bytes; /* bytes those would have taken in their own classes */
+	uint64_t tiny_frees;	   /* tiny objects this thread freed (statistics) */
+	uint64_t tiny_released;	   /* tiny blocks this thread gave back (statistics) */
 } sl_fe_bitmap_cache;
 #endif
 #elif !defined(SPANLAB_FE_BITMAP_H)

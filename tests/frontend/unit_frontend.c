@@ -293,6 +293,45 @@ static void test_tiny(void)
 	CHECK(st.tiny_blocks == 0, "tiny_blocks %llu after trim", (unsigned long long)st.tiny_blocks);
 }
 
+/* Tiny objects freed by another thread, which then exits: the counts of the freeing
+ * thread's cache survive it, so the totals come back to zero. */
+enum { TX_N = 5000 };
+static void *tx_objs[TX_N];
+
+static void *tx_free_all(void *arg)
+{
+	(void)arg;
+	spanlab_free(spanlab_malloc(100)); /* this thread gets a cache first */
+	for (int i = 0; i < TX_N; i++)
+		spanlab_free(tx_objs[i]);
+	return NULL;
+}
+
+static void test_tiny_cross_thread(void)
+{
+	if (!SL_FE_TINY_MAX)
+		return;
+	spanlab_trim(0);
+	spanlab_stats st0, st;
+	spanlab_stats_get(&st0);
+	for (int i = 0; i < TX_N; i++) {
+		tx_objs[i] = spanlab_malloc(1 + i % 15);
+		memset(tx_objs[i], 0x5a, 1 + i % 15);
+	}
+	spanlab_stats_get(&st);
+	CHECK(st.tiny_objects == st0.tiny_objects + TX_N, "tiny_objects %llu, expected %llu",
+	      (unsigned long long)st.tiny_objects, (unsigned long long)(st0.tiny_objects + TX_N));
+	CHECK(st.tiny_blocks > st0.tiny_blocks, "no tiny blocks taken");
+	pthread_t t;
+	pthread_create(&t, NULL, tx_free_all, NULL);
+	pthread_join(t, NULL);
+	spanlab_trim(0);
+	spanlab_stats_get(&st);
+	CHECK(st.tiny_objects == st0.tiny_objects, "tiny_objects %llu after another thread freed all, expected %llu",
+	      (unsigned long long)st.tiny_objects, (unsigned long long)st0.tiny_objects);
+	CHECK(st.tiny_blocks == 0, "tiny_blocks %llu after the frees and a trim", (unsigned long long)st.tiny_blocks);
+}
+
 int main(void)
 {
 	pthread_t t;
@@ -302,6 +341,7 @@ int main(void)
 	pthread_join(t, NULL);
 	test_remote();
 	test_tiny();
+	test_tiny_cross_thread();
 	if (failures) {
 		fprintf(stderr, "unit_frontend (%s): %d failure(s)\n", spanlab_variant(), failures);
 		return 1;
