@@ -46,13 +46,15 @@
  *      neighbours; the scavenger later returns idle runs to the OS (mheap.c).
  *
  * A freed object holds the list link in word 0 and, from 16 bytes up, a per-process
- * random key in word 1; every allocation clears that word. A free that finds the key
- * there aborts naming p as a double free, wherever the first free left the object (a
- * thread cache, a batch in mcentral, its span): a live object holds the key only if
- * the program copied it out of freed memory. An 8-byte object has no room for the
- * key; its double free is caught when p is at the head of the thread's list (freed
- * twice in a row) and not otherwise — `bitmap` keeps per-object state and detects
- * every double free into a span the thread owns.
+ * random key in word 1; every allocation clears that word, and a span's key words are
+ * cleared before its pages go back to the mheap (so no large object or span of another
+ * class inherits one). A free that finds the key there aborts naming p as a double
+ * free, wherever the first free left the object (a thread cache, a batch in mcentral,
+ * its span): a live object holds the key only if the program copied it out of a freed
+ * object. An 8-byte object has no room for the key; its double free is caught when p
+ * is at the head of the thread's list (freed twice in a row) and not otherwise —
+ * `bitmap` keeps per-object state and detects every double free into a span the
+ * thread owns.
  *
  * ==== Front ends ====
  *

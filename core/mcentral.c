@@ -128,6 +128,18 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 	return n;
 }
 
+/* The span is about to go back to the page heap: clears the free key in every object
+ * ever carved from it, so that the key is found only in freed objects of live spans and
+ * never in the pages a large object or a span of another class makes of these (a
+ * realloc from such a large object to a small one would otherwise copy a stale key
+ * into a live object, and its free would abort as a double free; core/malloc.c). */
+static void sl_span_clear_keys(sl_span *s)
+{
+	if (s->keyoff)
+		for (uintptr_t p = s->base; p < s->carve; p += s->elemsize)
+			*(void **)(p + s->keyoff) = NULL;
+}
+
 static void sl_mcentral_give_locked(sl_mcentral *c, void *obj)
 {
 	sl_span *s = sl_span_of(obj);
@@ -138,6 +150,7 @@ static void sl_mcentral_give_locked(sl_mcentral *c, void *obj)
 	if (s->nfree == s->nelems) {
 		sl_partial_remove(c, s);
 		c->nspans--;
+		sl_span_clear_keys(s);
 		sl_mheap_free(c->heap, s);
 	}
 }

@@ -394,6 +394,36 @@ static void test_no_overlap(void)
 	}
 }
 
+/* Memory the program gets uninitialised may have held freed objects: copying it into
+ * small objects (realloc of a large object down to a small size, memcpy of a fresh
+ * large block) and freeing those must not look like a double free. */
+static void test_reused_memory(void)
+{
+	enum { N = 100000 };
+	static void *objs[N];
+	for (size_t c = 0; c < nclasses && classes[c] <= 256; c++) {
+		size_t size = classes[c];
+		size_t n = N * 48 / (size > 48 ? size : 48);
+		for (size_t i = 0; i < n; i++) {
+			objs[i] = A(malloc)(size);
+			CHECK(objs[i] != NULL);
+		}
+		for (size_t i = 0; i < n; i++)
+			A(free)(objs[i]);
+		/* Large blocks over those pages, uninitialised apart from a prefix. */
+		char *big = A(malloc)((size_t)2 << 20);
+		CHECK(big != NULL);
+		memcpy(big, "abc", 4);
+		char *small = A(malloc)(size);
+		CHECK(small != NULL);
+		memcpy(small, big + 4096, size);
+		A(free)(small);
+		char *s = A(realloc)(big, size);
+		CHECK(s != NULL && !memcmp(s, "abc", 4));
+		A(free)(s);
+	}
+}
+
 /* conformance [align16]: everything but the 16-byte alignment check, or only that. */
 int main(int argc, char **argv)
 {
@@ -411,6 +441,7 @@ int main(int argc, char **argv)
 	test_aligned();
 	test_cross_entry();
 	test_no_overlap();
+	test_reused_memory();
 	printf("conformance (%s): ok\n", api.variant());
 	return 0;
 }
