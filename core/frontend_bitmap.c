@@ -710,9 +710,12 @@ void sl_fe_bitmap_cache_init(sl_mcache *c)
 }
 
 /* Thread exit: the current tiny block and every span go back to mcentral. */
-void sl_fe_bitmap_cache_teardown(sl_mcache *c)
+void sl_fe_bitmap_cache_teardown(sl_mcache *c) { sl_fe_bitmap_flush(c); }
+
+/* The cache leaves the registry (registry lock held): its counts join the retired
+ * totals, read under the same lock (sl_bm_sum_cache), so a reader counts them once. */
+void sl_fe_bitmap_cache_retire(sl_mcache *c)
 {
-	sl_fe_bitmap_flush(c);
 	SL_STAT_ADD(sl_bm_dead_refills, SL_COUNTER_READ(c->fe.refills));
 	SL_STAT_ADD(sl_tiny_dead_allocs, SL_COUNTER_READ(c->fe.tiny_allocs));
 	SL_STAT_ADD(sl_tiny_dead_class_bytes, SL_COUNTER_READ(c->fe.tiny_class_bytes));
@@ -728,9 +731,22 @@ uint64_t sl_fe_bitmap_span_free_objects(sl_span *s)
 	return (x & SL_XF_OWNED) ? 0 : s->nelems - (x >> 48);
 }
 
+/* Sums the live caches' counts, then (c == NULL) the retired caches' and the uncached
+ * path's: all under the registry lock. */
 static void sl_bm_sum_cache(sl_mcache *c, void *arg)
 {
 	uint64_t *sum = arg;
+	if (!c) {
+		sum[0] += __atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED);
+		sum[1] += __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED);
+		sum[2] += __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED);
+		sum[3] += __atomic_load_n(&sl_tiny_dead_blocks, __ATOMIC_RELAXED);
+		sum[4] += __atomic_load_n(&sl_tiny_dead_frees, __ATOMIC_RELAXED) +
+			  __atomic_load_n(&sl_tiny_uncached_frees, __ATOMIC_RELAXED);
+		sum[5] += __atomic_load_n(&sl_tiny_dead_released, __ATOMIC_RELAXED) +
+			  __atomic_load_n(&sl_tiny_uncached_released, __ATOMIC_RELAXED);
+		return;
+	}
 	sum[0] += SL_COUNTER_READ(c->fe.tiny_allocs);
 	sum[1] += SL_COUNTER_READ(c->fe.tiny_class_bytes);
 	sum[2] += SL_COUNTER_READ(c->fe.refills);
@@ -741,14 +757,7 @@ static void sl_bm_sum_cache(sl_mcache *c, void *arg)
 
 void sl_fe_bitmap_stats(spanlab_stats *out)
 {
-	uint64_t sum[6] = {__atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED),
-			   __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED),
-			   __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED),
-			   __atomic_load_n(&sl_tiny_dead_blocks, __ATOMIC_RELAXED),
-			   __atomic_load_n(&sl_tiny_dead_frees, __ATOMIC_RELAXED) +
-				   __atomic_load_n(&sl_tiny_uncached_frees, __ATOMIC_RELAXED),
-			   __atomic_load_n(&sl_tiny_dead_released, __ATOMIC_RELAXED) +
-				   __atomic_load_n(&sl_tiny_uncached_released, __ATOMIC_RELAXED)};
+	uint64_t sum[6] = {0};
 	sl_mcache_foreach(sl_bm_sum_cache, sum);
 	out->bitmap_refills = sum[2];
 	out->remote_merged = __atomic_load_n(&sl_bm_merged, __ATOMIC_RELAXED);

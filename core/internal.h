@@ -349,7 +349,8 @@ void sl_mcache_init_global(void);
 void sl_mcache_prefork(void);
 void sl_mcache_postfork_parent(void);
 void sl_mcache_postfork_child(void);
-/* Calls fn on every live cache, under the registry's lock (statistics). */
+/* Calls fn on every live cache, then once with NULL, all under the registry lock
+ * (statistics: the NULL call reads what retired caches left). */
 void sl_mcache_foreach(void (*fn)(sl_mcache *c, void *arg), void *arg);
 extern uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
 

@@ -233,6 +233,7 @@ static void sl_mcache_unregister_locked(sl_mcache *c)
 		sl_dead_nmalloc[cls] += sl_fe_cache_mallocs(c, cls);
 		sl_dead_nfree[cls] += sl_fe_cache_frees(c, cls);
 	}
+	sl_fe_cache_retire(c);
 	sl_ncaches--;
 }
 
@@ -285,6 +286,7 @@ void sl_mcache_foreach(void (*fn)(sl_mcache *c, void *arg), void *arg)
 	pthread_mutex_lock(&sl_caches_lock);
 	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
 		fn(c, arg);
+	fn(NULL, arg); /* still under the lock: the caches retired so far */
 	pthread_mutex_unlock(&sl_caches_lock);
 }
 

@@ -22,6 +22,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../core/internal.h"
 
@@ -332,6 +334,66 @@ static void test_tiny_cross_thread(void)
 	CHECK(st.tiny_blocks == 0, "tiny_blocks %llu after the frees and a trim", (unsigned long long)st.tiny_blocks);
 }
 
+/* A thread frees tiny objects and is still running when the process forks: the child
+ * drops its cache (only the forking thread exists there) but keeps its counts. */
+static pthread_mutex_t tf_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tf_cond = PTHREAD_COND_INITIALIZER;
+static int tf_freed, tf_quit;
+
+static void *tf_free_and_wait(void *arg)
+{
+	(void)arg;
+	spanlab_free(spanlab_malloc(100)); /* this thread gets a cache first */
+	for (int i = 0; i < TX_N; i++)
+		spanlab_free(tx_objs[i]);
+	pthread_mutex_lock(&tf_lock);
+	tf_freed = 1;
+	pthread_cond_broadcast(&tf_cond);
+	while (!tf_quit)
+		pthread_cond_wait(&tf_cond, &tf_lock);
+	pthread_mutex_unlock(&tf_lock);
+	return NULL;
+}
+
+static void test_tiny_fork(void)
+{
+	if (!SL_FE_TINY_MAX)
+		return;
+	for (int i = 0; i < TX_N; i++)
+		tx_objs[i] = spanlab_malloc(1 + i % 15);
+	pthread_t t;
+	pthread_create(&t, NULL, tf_free_and_wait, NULL);
+	pthread_mutex_lock(&tf_lock);
+	while (!tf_freed)
+		pthread_cond_wait(&tf_cond, &tf_lock);
+	pthread_mutex_unlock(&tf_lock);
+	spanlab_stats parent;
+	spanlab_stats_get(&parent);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		spanlab_stats child;
+		spanlab_stats_get(&child);
+		int bad = child.tiny_objects != parent.tiny_objects || child.tiny_blocks != parent.tiny_blocks ||
+			  child.tiny_allocs != parent.tiny_allocs;
+		if (bad)
+			fprintf(stderr, "fork child: tiny_objects %llu blocks %llu allocs %llu, parent %llu %llu %llu\n",
+				(unsigned long long)child.tiny_objects, (unsigned long long)child.tiny_blocks,
+				(unsigned long long)child.tiny_allocs, (unsigned long long)parent.tiny_objects,
+				(unsigned long long)parent.tiny_blocks, (unsigned long long)parent.tiny_allocs);
+		_exit(bad);
+	}
+	CHECK(pid > 0, "fork failed");
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "tiny statistics of the fork child differ from the parent's (status %d)", st);
+	pthread_mutex_lock(&tf_lock);
+	tf_quit = 1;
+	pthread_cond_broadcast(&tf_cond);
+	pthread_mutex_unlock(&tf_lock);
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 	pthread_t t;
@@ -342,6 +404,7 @@ int main(void)
 	test_remote();
 	test_tiny();
 	test_tiny_cross_thread();
+	test_tiny_fork();
 	if (failures) {
 		fprintf(stderr, "unit_frontend (%s): %d failure(s)\n", spanlab_variant(), failures);
 		return 1;
