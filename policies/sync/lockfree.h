@@ -65,7 +65,9 @@ static inline void sl_sync_lockfree_stack_init(sl_sync_lockfree_stack_t *s)
  * chosen by bench/central's stack/lockfree on a 2-core AMD EPYC, M pop+push pairs/s at
  * 1/2/4/8/16 threads: ceiling 256: 91/30/49/54/65; 2048: 88/84/79/77/80; 8192:
  * 91/89/88/83/91; 65536: 92/104/95/88/71. Short waits keep the two cores stealing the
- * line from each other on every operation. */
+ * line from each other on every operation. (ck starts at CK_BACKOFF_INITIALIZER, 512,
+ * and doubles: with 8192 the waits are 512, 1024, ... 8192; the old ceiling of 256 made
+ * them 512 once, then 256.) */
 #define SL_LOCKFREE_BACKOFF_CEILING 8192
 
 static inline void sl_sync_lockfree_backoff(ck_backoff_t *b)
