@@ -64,8 +64,12 @@ typedef struct sl_fe_bitmap_cache {
 #define sl_fe_bitmap_NAME_ "bitmap"
 #define sl_fe_bitmap_TINY_MAX_ (SL_FE_BITMAP_TINY ? 16 : 0)
 
-/* Spans a cache keeps per class besides its current one (core/frontend_bitmap.c). */
-#define SL_BM_OWN_MAX 8
+/* Spans a cache keeps per class besides its current one (core/frontend_bitmap.c);
+ * a build-time knob (README.md). */
+#ifndef SPANLAB_BITMAP_OWN_MAX
+#define SPANLAB_BITMAP_OWN_MAX 8
+#endif
+#define SL_BM_OWN_MAX SPANLAB_BITMAP_OWN_MAX
 
 /* The remote-free word s->xfree: a list head (objects are 8-byte aligned, user
  * addresses fit in 48 bits) in bits 3..47, state in bits 0..2, and in bits 48..63 the
