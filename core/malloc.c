@@ -387,15 +387,13 @@ static inline void sl_free(void *p)
 #endif
 
 /* The class serving a request of size <= SL_MAX_SMALL. With SPANLAB_GLIBC_ALIGN (the
- * default) blocks of more than 16 bytes are 16-byte aligned, as glibc's: a table with a
- * class of 16 B or more that is not a multiple of 16 (Go's 24 B) gets requests rounded
- * up to a multiple of 16 first, which the size-class contract makes land on a class
- * that is one. Tables without such a class pay nothing. */
+ * default) blocks of more than 16 bytes are 16-byte aligned, as glibc's: the table's
+ * aligned lookup serves requests as if rounded up to a multiple of 16, which the
+ * size-class contract makes land on a class that is one (for Go's table a second
+ * 8-byte-step array that skips its 24 B class; the same single load either way). */
 SL_INLINE uint32_t sl_size_class(size_t size)
 {
-	if (SPANLAB_GLIBC_ALIGN && !SL_SC_ALIGN16 && size > 16)
-		size = (size + 15) & ~(size_t)15;
-	return sl_sc_size_to_class(size);
+	return SPANLAB_GLIBC_ALIGN ? sl_sc_size_to_class_a16(size) : sl_sc_size_to_class(size);
 }
 
 static inline void *sl_malloc(size_t size)

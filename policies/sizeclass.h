@@ -45,6 +45,7 @@
 #define sl_sc_class_size SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _class_size)
 #define sl_sc_class_pages SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _class_pages)
 #define sl_sc_size_to_class SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _size_to_class)
+#define sl_sc_size_to_class_a16 SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _size_to_class_a16)
 #define sl_sc_class_to_size SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _class_to_size)
 #define sl_sc_class_to_pages SL_POLICY_NAME(sl_sc_, SL_SC_IMPL, _class_to_pages)
 
@@ -57,6 +58,7 @@ _Static_assert(sizeof(sl_sc_class_size) / sizeof(sl_sc_class_size[0]) == SL_NUM_
 _Static_assert(sizeof(sl_sc_class_pages) / sizeof(sl_sc_class_pages[0]) == SL_NUM_CLASSES,
 	       "class_pages has num_classes entries");
 SL_CHECK_SIGNATURE(sl_sc_size_to_class, uint32_t (*)(size_t));
+SL_CHECK_SIGNATURE(sl_sc_size_to_class_a16, uint32_t (*)(size_t));
 SL_CHECK_SIGNATURE(sl_sc_class_to_size, uint32_t (*)(uint32_t));
 SL_CHECK_SIGNATURE(sl_sc_class_to_pages, uint32_t (*)(uint32_t));
 

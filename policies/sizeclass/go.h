@@ -144,6 +144,29 @@ static inline uint32_t sl_sc_go_size_to_class(size_t size)
 	return sl_sc_go_class128[(size - 1024 + 127) >> 7];
 }
 
+/* class8 for requests of more than 16 B rounded up to a multiple of 16. */
+static const uint8_t sl_sc_go_class8_a16[129] = {
+	1, 1, 2, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10,
+	10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18,
+	18, 19, 19, 19, 19, 20, 20, 20, 20, 21, 21, 21, 21, 22, 22, 22,
+	22, 23, 23, 23, 23, 24, 24, 24, 24, 25, 25, 25, 25, 26, 26, 26,
+	26, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28,
+	28, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30,
+	30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31,
+	31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+	32,
+};
+
+/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned): the
+ * smallest class holding size rounded up to a multiple of 16; one table load, as the
+ * plain lookup. */
+static inline uint32_t sl_sc_go_size_to_class_a16(size_t size)
+{
+	if (size <= 1024)
+		return sl_sc_go_class8_a16[(size + 7) >> 3];
+	return sl_sc_go_class128[(size - 1024 + 127) >> 7];
+}
+
 static inline uint32_t sl_sc_go_class_to_size(uint32_t c) { return sl_sc_go_class_size[c]; }
 static inline uint32_t sl_sc_go_class_to_pages(uint32_t c) { return sl_sc_go_class_pages[c]; }
 

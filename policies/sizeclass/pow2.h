@@ -80,6 +80,10 @@ static inline uint32_t sl_sc_pow2_size_to_class(size_t size)
 	return sl_sc_pow2_class128[(size - 1024 + 127) >> 7];
 }
 
+/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned):
+ * every class of 16 B or more is a multiple of 16 here, so the plain lookup. */
+static inline uint32_t sl_sc_pow2_size_to_class_a16(size_t size) { return sl_sc_pow2_size_to_class(size); }
+
 static inline uint32_t sl_sc_pow2_class_to_size(uint32_t c) { return sl_sc_pow2_class_size[c]; }
 static inline uint32_t sl_sc_pow2_class_to_pages(uint32_t c) { return sl_sc_pow2_class_pages[c]; }
 

@@ -82,6 +82,13 @@ int main(void)
 		CHECK(want != 0, "size %zu has no class", s);
 		CHECK(got == want, "size_to_class(%zu) = %u, brute force %u", s, got, want);
 		CHECK(got >= 1 && got < n && size[got] >= (s ? s : 1), "size %zu -> class %u", s, got);
+		/* The glibc-aligned lookup: the class of s rounded up to a multiple of 16 (above
+		 * 16 bytes), which is itself a multiple of 16. */
+		size_t r = s <= 16 ? s : (s + 15) & ~(size_t)15;
+		uint32_t a16 = NAME(_size_to_class_a16)(s), want16 = brute_force(r);
+		CHECK(a16 == want16, "size_to_class_a16(%zu) = %u, brute force of %zu: %u", s, a16, r, want16);
+		CHECK(s <= 16 || size[a16] % 16 == 0, "size %zu -> class %u of %u B, not 16-aligned", s, a16,
+		      size[a16]);
 	}
 
 	if (failures) {
