@@ -47,9 +47,11 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	 * objects key is word 0, the link, which never equals it. */
 	if (*key == (void *)sl_free_key || (c && c->lists[cls].head == p))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
+	/* Marked freed on every path below (each then writes the link, which for 8-byte
+	 * objects overwrites the key). */
+	*key = (void *)sl_free_key;
 	if (c && s->heap == c->heap) {
 		sl_freelist *l = &c->lists[cls];
-		*key = (void *)sl_free_key;
 		o[0] = l->head;
 		l->head = o;
 		SL_COUNTER_ADD(l->count, 1);
@@ -62,9 +64,7 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 		sl_mcache_free_remote(c, s, p);
 		return;
 	}
-	/* No cache: straight to its span, marked freed like any other. */
-	if (s->keyoff)
-		*key = (void *)sl_free_key;
+	/* No cache: straight to its span. */
 	o[0] = NULL;
 	sl_mcentral_give_list(ct, p);
 	__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);

@@ -187,9 +187,9 @@ static void sl_mcache_flush_remote(sl_mcache *c, uint32_t cls)
 	}
 }
 
-/* Free of object p of another NUMA node's heap (p is validated, not yet marked free):
- * kept on the class's remote list, so that objects go home a batch at a time instead
- * of one lock round trip each. Counted as gone out of the cache (nout) at once. */
+/* Free of object p of another NUMA node's heap (p is validated and its key set by the
+ * caller): kept on the class's remote list, so that objects go home a batch at a time
+ * instead of one lock round trip each. Counted as gone out of the cache (nout) at once. */
 void sl_mcache_free_remote(sl_mcache *c, sl_span *s, void *p)
 {
 	uint32_t cls = s->sizeclass;
@@ -199,8 +199,6 @@ void sl_mcache_free_remote(sl_mcache *c, sl_span *s, void *p)
 	if (r->count && r->heap != s->heap)
 		sl_mcache_flush_remote(c, cls);
 	r->heap = s->heap;
-	if (s->keyoff)
-		*(void **)((char *)p + s->keyoff) = (void *)sl_free_key;
 	*(void **)p = r->head;
 	r->head = p;
 	SL_COUNTER_ADD(c->nout[cls], 1);
