@@ -159,12 +159,12 @@ static const uint8_t sl_sc_go_class8_a16[129] = {
 
 /* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned): the
  * smallest class holding size rounded up to a multiple of 16; one table load, as the
- * plain lookup. */
+ * plain lookup, which it is above 1024 B (the rounding changes no class128 bucket). */
 static inline uint32_t sl_sc_go_size_to_class_a16(size_t size)
 {
 	if (size <= 1024)
 		return sl_sc_go_class8_a16[(size + 7) >> 3];
-	return sl_sc_go_class128[(size - 1024 + 127) >> 7];
+	return sl_sc_go_size_to_class(size);
 }
 
 static inline uint32_t sl_sc_go_class_to_size(uint32_t c) { return sl_sc_go_class_size[c]; }
