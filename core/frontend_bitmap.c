@@ -731,43 +731,49 @@ uint64_t sl_fe_bitmap_span_free_objects(sl_span *s)
 	return (x & SL_XF_OWNED) ? 0 : s->nelems - (x >> 48);
 }
 
-/* Sums the live caches' counts, then (c == NULL) the retired caches' and the uncached
+/* The per-cache counters summed over live caches, retired caches and the uncached
+ * path (sl_bm_sum_cache). */
+typedef struct sl_bm_sums {
+	uint64_t refills, tiny_allocs, tiny_class_bytes, tiny_blocks, tiny_frees, tiny_released;
+} sl_bm_sums;
+
+/* Adds a live cache's counts, then (c == NULL) the retired caches' and the uncached
  * path's: all under the registry lock. */
 static void sl_bm_sum_cache(sl_mcache *c, void *arg)
 {
-	uint64_t *sum = arg;
+	sl_bm_sums *sum = arg;
 	if (!c) {
-		sum[0] += __atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED);
-		sum[1] += __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED);
-		sum[2] += __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED);
-		sum[3] += __atomic_load_n(&sl_tiny_dead_blocks, __ATOMIC_RELAXED);
-		sum[4] += __atomic_load_n(&sl_tiny_dead_frees, __ATOMIC_RELAXED) +
-			  __atomic_load_n(&sl_tiny_uncached_frees, __ATOMIC_RELAXED);
-		sum[5] += __atomic_load_n(&sl_tiny_dead_released, __ATOMIC_RELAXED) +
-			  __atomic_load_n(&sl_tiny_uncached_released, __ATOMIC_RELAXED);
+		sum->refills += __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED);
+		sum->tiny_allocs += __atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED);
+		sum->tiny_class_bytes += __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED);
+		sum->tiny_blocks += __atomic_load_n(&sl_tiny_dead_blocks, __ATOMIC_RELAXED);
+		sum->tiny_frees += __atomic_load_n(&sl_tiny_dead_frees, __ATOMIC_RELAXED) +
+				   __atomic_load_n(&sl_tiny_uncached_frees, __ATOMIC_RELAXED);
+		sum->tiny_released += __atomic_load_n(&sl_tiny_dead_released, __ATOMIC_RELAXED) +
+				      __atomic_load_n(&sl_tiny_uncached_released, __ATOMIC_RELAXED);
 		return;
 	}
-	sum[0] += SL_COUNTER_READ(c->fe.tiny_allocs);
-	sum[1] += SL_COUNTER_READ(c->fe.tiny_class_bytes);
-	sum[2] += SL_COUNTER_READ(c->fe.refills);
-	sum[3] += SL_COUNTER_READ(c->fe.tiny_blocks);
-	sum[4] += SL_COUNTER_READ(c->fe.tiny_frees);
-	sum[5] += SL_COUNTER_READ(c->fe.tiny_released);
+	sum->refills += SL_COUNTER_READ(c->fe.refills);
+	sum->tiny_allocs += SL_COUNTER_READ(c->fe.tiny_allocs);
+	sum->tiny_class_bytes += SL_COUNTER_READ(c->fe.tiny_class_bytes);
+	sum->tiny_blocks += SL_COUNTER_READ(c->fe.tiny_blocks);
+	sum->tiny_frees += SL_COUNTER_READ(c->fe.tiny_frees);
+	sum->tiny_released += SL_COUNTER_READ(c->fe.tiny_released);
 }
 
 void sl_fe_bitmap_stats(spanlab_stats *out)
 {
-	uint64_t sum[6] = {0};
-	sl_mcache_foreach(sl_bm_sum_cache, sum);
-	out->bitmap_refills = sum[2];
+	sl_bm_sums sum = {0};
+	sl_mcache_foreach(sl_bm_sum_cache, &sum);
+	out->bitmap_refills = sum.refills;
 	out->remote_merged = __atomic_load_n(&sl_bm_merged, __ATOMIC_RELAXED);
 	if (!SL_FE_BITMAP_TINY)
 		return;
-	uint64_t taken = sum[3], frees = sum[4], released = sum[5];
-	out->tiny_allocs = sum[0];
-	out->tiny_objects = sum[0] > frees ? sum[0] - frees : 0;
-	out->tiny_blocks = taken > released ? taken - released : 0;
-	out->tiny_saved = sum[1] > taken * 16 ? sum[1] - taken * 16 : 0;
+	out->tiny_allocs = sum.tiny_allocs;
+	out->tiny_objects = sum.tiny_allocs > sum.tiny_frees ? sum.tiny_allocs - sum.tiny_frees : 0;
+	out->tiny_blocks = sum.tiny_blocks > sum.tiny_released ? sum.tiny_blocks - sum.tiny_released : 0;
+	uint64_t block_bytes = sum.tiny_blocks * 16;
+	out->tiny_saved = sum.tiny_class_bytes > block_bytes ? sum.tiny_class_bytes - block_bytes : 0;
 }
 
 #endif
