@@ -342,10 +342,7 @@ static int tf_freed, tf_quit;
 
 static void *tf_free_and_wait(void *arg)
 {
-	(void)arg;
-	spanlab_free(spanlab_malloc(100)); /* this thread gets a cache first */
-	for (int i = 0; i < TX_N; i++)
-		spanlab_free(tx_objs[i]);
+	tx_free_all(arg);
 	pthread_mutex_lock(&tf_lock);
 	tf_freed = 1;
 	pthread_cond_broadcast(&tf_cond);
