@@ -20,9 +20,10 @@
  *                 through the central-sync policy) and the class's spans with free
  *                 objects (under the policy's lock).
  *   mheap         one per NUMA node (numa/numa.h): free page runs by length, growth
- *                 into 64 MiB arenas, large objects, and the scavenger.
- *   page map      pointer -> span in two loads: sl_arena_map[addr >> 26] gives the
- *                 arena's page table, whose entry for the page is the span.
+ *                 into address-space reservations, large objects, and the scavenger.
+ *   page map      pointer -> span in three loads (pagemap.c): a static root, a middle
+ *                 node, and the page table of the address's 64 MiB region, whose
+ *                 entry for the page is the span; nodes exist only where the heap is.
  *
  * ==== Allocating n bytes ====
  *
@@ -103,12 +104,19 @@
  *
  * ==== Memory layout ====
  *
- *   Heap memory: arenas of 64 MiB, reserved PROT_NONE with mmap (never sbrk), aligned
- *   to 64 MiB, and made PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at
- *   least. Pages go back to the OS with madvise(MADV_DONTNEED), which keeps the
- *   mapping: an arena is never unmapped, so a stale pointer never faults.
- *   Metadata (spans, batches, caches, arena page tables, span bitmaps) comes from sl_meta_alloc,
- *   mmap-backed, never from malloc: the engine allocates nothing through itself.
+ *   Heap memory: address space reserved PROT_NONE with mmap (never sbrk) as the heap
+ *   needs it — 4 MiB first, each next reservation twice the last up to 64 MiB, and a
+ *   large request a reservation of its own, of its exact size — and made
+ *   PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at least. Idle pages go
+ *   back to the OS with madvise(MADV_DONTNEED); idle runs of 1 MiB or more, every idle
+ *   run at malloc_trim, and every idle run when a reservation fails are unmapped
+ *   (mheap.c states the policy), so a stale pointer into them faults and its free()
+ *   aborts as "not allocated by spanlab".
+ *   Metadata (spans, batches, caches, page-map nodes, span bitmaps) comes from
+ *   sl_meta_alloc, mmap-backed, never from malloc: the engine allocates nothing through
+ *   itself. What spanlab needs before the first allocation: about 100 KiB of page map
+ *   and 1 MiB of metadata besides the 4 MiB first reservation (README.md, "Address
+ *   space").
  *
  * ==== Initialisation and re-entry ====
  *
@@ -566,7 +574,7 @@ static int sl_api_trim(size_t pad)
 	for (unsigned i = 0; i < sl_nheaps; i++) {
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
 			sl_mcentral_drain(&sl_heaps[i].central[cls]);
-		released += sl_mheap_scavenge_all(&sl_heaps[i]);
+		released += sl_mheap_trim(&sl_heaps[i]);
 	}
 	return released > 0;
 }

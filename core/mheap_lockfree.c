@@ -23,10 +23,12 @@
  *           goes back to fixalloc, one fetch-and (clear) per word releases the pages.
  *   resize  shrinking releases the tail; growing claims the following pages exactly
  *           (multi-word claim) and fails over to a copy when they are taken.
- *   grow    no region has room: reserve a new arena (the mmap system call is the only
- *           thing a thread waits for), claim the run in it while it is still private,
- *           then append it to the region list with one CAS. Two threads growing at
- *           once both append; regions are never unmapped.
+ *   grow    no region has room: reserve a new region (4 MiB, doubling up to 64 MiB, or
+ *           the size of one larger request; the mmap system call is the only thing a
+ *           thread waits for), claim the run in it while it is still private, then
+ *           append it to the region list with one CAS. Two threads growing at once
+ *           both append; regions are never unmapped (trim releases pages, not address
+ *           space: unlike core/mheap.c).
  *   scavenge for one word at a time, claim its free dirty pages (one CAS: they look
  *           allocated to everybody else), madvise(MADV_DONTNEED) them, clear their
  *           dirty bits, release them. While it calls madvise the scavenger holds only
@@ -71,7 +73,7 @@
 
 struct sl_region {
 	struct sl_region *_Atomic next; /* set once, by the CAS that appends the next region */
-	uintptr_t base;			/* arena-aligned */
+	uintptr_t base;			/* page-aligned (alignment requests are absolute) */
 	size_t nwords;			/* pages / 64 */
 	atomic_size_t hint;		/* a word likely to have room (relaxed, a heuristic) */
 	_Atomic uint64_t *used, *dirty, *since;
@@ -105,10 +107,10 @@ static inline uint64_t sl_bits(unsigned first, unsigned n)
 	return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << first;
 }
 
-/* The lowest start j (a multiple of align) of n free pages inside word `used`, or -1.
- * After each step bit j of m says pages j .. j+have-1 are free (shifts bring in zeros,
- * so runs never cross bit 63). */
-static int sl_run_in_word(uint64_t used, unsigned n, unsigned align)
+/* The lowest start j of n free pages inside word `used` such that j + skew is a
+ * multiple of align, or -1. After each step bit j of m says pages j .. j+have-1 are
+ * free (shifts bring in zeros, so runs never cross bit 63). */
+static int sl_run_in_word(uint64_t used, unsigned n, unsigned align, unsigned skew)
 {
 	uint64_t m = ~used;
 	for (unsigned have = 1; have < n && m;) {
@@ -118,7 +120,7 @@ static int sl_run_in_word(uint64_t used, unsigned n, unsigned align)
 	}
 	if (align > 1) {
 		uint64_t pat = 0;
-		for (unsigned i = 0; i < 64; i += align)
+		for (unsigned i = (align - skew % align) % align; i < 64; i += align)
 			pat |= (uint64_t)1 << i;
 		m &= pat;
 	}
@@ -139,13 +141,15 @@ static inline bool sl_word_cas(_Atomic uint64_t *w, uint64_t *old, uint64_t val)
 /* Claims one word's run of n <= 64 pages, first fit from the hint. */
 static bool sl_claim_small(struct sl_region *r, unsigned n, unsigned align, size_t *page)
 {
+	/* Word boundaries are 64 pages apart and align divides 64: one skew per region. */
+	unsigned skew = (unsigned)((r->base >> SL_PAGE_SHIFT) % align);
 	size_t start = atomic_load_explicit(&r->hint, memory_order_relaxed);
 	if (start >= r->nwords)
 		start = 0;
 	for (size_t k = 0, w = start; k < r->nwords; k++, w = w + 1 == r->nwords ? 0 : w + 1) {
 		uint64_t old = atomic_load_explicit(&r->used[w], memory_order_relaxed);
 		int j;
-		while ((j = sl_run_in_word(old, n, align)) >= 0) {
+		while ((j = sl_run_in_word(old, n, align, skew)) >= 0) {
 			if (sl_word_cas(&r->used[w], &old, old | sl_bits((unsigned)j, n))) {
 				if (w != start)
 					atomic_store_explicit(&r->hint, w, memory_order_relaxed);
@@ -195,20 +199,22 @@ static bool sl_claim_range(struct sl_region *r, size_t page, size_t n)
 	return false;
 }
 
-/* Runs longer than a word, or aligned to more than one: start on a word boundary (a
- * multiple of align), first fit. */
+/* Runs longer than a word, or aligned to more than one: first fit among the starts
+ * at a word boundary (plus the offset that makes them aligned), or, above 64 pages of
+ * alignment, at every aligned page. */
 static bool sl_claim_big(struct sl_region *r, size_t n, size_t align, size_t *page)
 {
-	size_t nw = (n + SL_WORD_PAGES - 1) / SL_WORD_PAGES;
-	size_t step = align > SL_WORD_PAGES ? align / SL_WORD_PAGES : 1;
-	for (size_t w0 = 0; w0 + nw <= r->nwords; w0 += step) {
+	size_t npages = r->nwords * SL_WORD_PAGES;
+	size_t first = (align - (r->base >> SL_PAGE_SHIFT) % align) % align;
+	size_t step = align > SL_WORD_PAGES ? align : SL_WORD_PAGES;
+	for (size_t p = first; p < npages && n <= npages - p; p += step) {
 		/* A plain look first: skip candidates with a taken page. */
+		size_t nw = sl_range_words(p, n), w0 = p / SL_WORD_PAGES;
 		bool fits = true;
 		for (size_t i = 0; i < nw && fits; i++)
-			fits = !(atomic_load_explicit(&r->used[w0 + i], memory_order_relaxed) &
-				 sl_range_mask(w0 * SL_WORD_PAGES, n, i));
-		if (fits && sl_claim_range(r, w0 * SL_WORD_PAGES, n)) {
-			*page = w0 * SL_WORD_PAGES;
+			fits = !(atomic_load_explicit(&r->used[w0 + i], memory_order_relaxed) & sl_range_mask(p, n, i));
+		if (fits && sl_claim_range(r, p, n)) {
+			*page = p;
 			return true;
 		}
 	}
@@ -257,23 +263,40 @@ static struct sl_region *sl_region_of(sl_mheap *h, uintptr_t a)
 
 /* ---- Growth ---- */
 
-/* Reserves a region with room for n pages aligned to `align` and claims them in it
- * before appending it to the heap's list. */
+/* Region sizes: the first SL_RESERVE_MIN, each next one twice the last up to
+ * SL_RESERVE_MAX (as core/mheap.c), a request larger than that a region of its own. */
+#define SL_RESERVE_MIN ((size_t)4 << 20)
+#define SL_RESERVE_MAX SL_ARENA_SIZE
+#define SL_REGION_ROUND (SL_WORD_PAGES * SL_PAGE_SIZE)
+
+/* Reserves and commits a region with room for n pages aligned to `align`, claims them
+ * in it while it is private, then appends it to the heap's list. */
 static struct sl_region *sl_heap_grow(sl_mheap *h, size_t n, size_t align, size_t *page)
 {
 	size_t need = n + (align > 1 ? align - 1 : 0);
 	size_t bytes = need << SL_PAGE_SHIFT;
-	size_t size = (bytes + SL_ARENA_SIZE - 1) & ~(SL_ARENA_SIZE - 1);
-	if (need < n || size < bytes)
+	size_t size = (bytes + SL_REGION_ROUND - 1) & ~(SL_REGION_ROUND - 1);
+	if (need < n || size < bytes || (bytes >> SL_PAGE_SHIFT) != need)
 		return NULL;
+	size_t next = __atomic_load_n(&h->reserve_next, __ATOMIC_RELAXED);
+	if (next < SL_RESERVE_MIN)
+		next = SL_RESERVE_MIN;
+	if (size < next) {
+		size = next;
+		if (next < SL_RESERVE_MAX) /* a lost race only repeats a size: harmless */
+			__atomic_store_n(&h->reserve_next, next * 2, __ATOMIC_RELAXED);
+	}
 	SL_TEST_PARK(SL_PARK_HEAP_GROW);
 	uintptr_t base;
-	if (!sl_arena_reserve(size, size, h->node, &base))
+	if (!sl_sys_reserve(size, h->node, &base))
 		return NULL;
 	size_t npages = size >> SL_PAGE_SHIFT, nwords = npages / SL_WORD_PAGES;
 	struct sl_region *r = sl_meta_alloc(sizeof *r + 3 * nwords * sizeof(uint64_t));
-	if (!r)
-		return NULL; /* the reservation stays registered in the page map: lost, not reused */
+	if (!r || !sl_sys_commit(base, size)) {
+		sl_pagemap_set(base, npages, NULL);
+		sl_sys_unmap(base, size);
+		return NULL; /* a region's metadata, if taken, is lost: metadata is never freed */
+	}
 	r->base = base;
 	r->nwords = nwords;
 	r->used = (_Atomic uint64_t *)(r + 1);
@@ -281,6 +304,7 @@ static struct sl_region *sl_heap_grow(sl_mheap *h, size_t n, size_t align, size_
 	r->since = r->dirty + nwords;
 	if (!sl_claim(r, n, align, page))
 		return NULL; /* cannot happen: the region is empty and large enough */
+	sl_pagemap_set(base, npages, &h->free_span);
 	SL_ADD(h->pages_sys, npages);
 	SL_ADD(h->pages_free, npages);
 	SL_ADD(h->pages_released, npages); /* fresh memory: zero, not resident */
@@ -374,6 +398,10 @@ static void sl_scavenge_due(sl_mheap *h)
 }
 
 size_t sl_mheap_scavenge_all(sl_mheap *h) { return sl_scavenge(h, true); }
+
+/* The lock-free heap never unmaps (a region stays for good; its idle pages are
+ * released with madvise): trim is scavenge_all. */
+size_t sl_mheap_trim(sl_mheap *h) { return sl_scavenge(h, true); }
 
 /* ---- Allocation and free ---- */
 
