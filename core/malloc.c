@@ -21,9 +21,9 @@
  *                 objects (under the policy's lock).
  *   mheap         one per NUMA node (numa/numa.h): free page runs by length, growth
  *                 into address-space reservations, large objects, and the scavenger.
- *   page map      pointer -> span in three loads (pagemap.c): a static root, a middle
- *                 node, and the page table of the address's 64 MiB region, whose
- *                 entry for the page is the span; nodes exist only where the heap is.
+ *   page map      pointer -> span in two loads (pagemap.c): a static root gives the
+ *                 page table of the address's 1 GiB region (built when the heap first
+ *                 reserves there), whose entry for the page is the span.
  *
  * ==== Allocating n bytes ====
  *
@@ -114,9 +114,9 @@
  *   aborts as "not allocated by spanlab".
  *   Metadata (spans, batches, caches, page-map nodes, span bitmaps) comes from
  *   sl_meta_alloc, mmap-backed, never from malloc: the engine allocates nothing through
- *   itself. What spanlab needs before the first allocation: about 100 KiB of page map
- *   and 1 MiB of metadata besides the 4 MiB first reservation (README.md, "Address
- *   space").
+ *   itself. What spanlab needs before the first allocation: 2 MiB of page-map root
+ *   and 1 MiB of metadata (both untouched but for what is used), a 1 MiB page table,
+ *   and the 4 MiB first reservation (README.md, "Address space").
  *
  * ==== Initialisation and re-entry ====
  *
@@ -217,7 +217,10 @@ static uintptr_t sl_random_key(void)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		k = (uintptr_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
 	}
-	return k | 1; /* odd: never a valid pointer to an 8-byte aligned object */
+	/* Odd, and the top bit set: never an 8-byte aligned pointer, and XORed with a user
+	 * pointer or a small integer it is never one either (the bitmap front end's test for
+	 * an encoded 8-byte link, core/frontend_bitmap.c). */
+	return k | 1 | ((uintptr_t)1 << 63);
 }
 
 static SL_NOINLINE SL_COLD void sl_init_slow(void)
@@ -419,11 +422,18 @@ static inline void *sl_malloc(size_t size)
 	return sl_alloc_large(size, 1, false);
 }
 
+/* The size of the live object p (realloc, malloc_usable_size): a freed object of 16
+ * bytes or more still holds the free key (see "Freeing p" above), and is reported
+ * as a use after free naming `fn`. */
 static size_t sl_usable(const char *fn, void *p, sl_span **sp)
 {
 	sl_span *s = sl_owner(fn, p);
 	*sp = s;
-	return s->state == SL_SPAN_SMALL ? sl_fe_usable(s, p) : s->npages << SL_PAGE_SHIFT;
+	if (s->state != SL_SPAN_SMALL)
+		return s->npages << SL_PAGE_SHIFT;
+	if (s->keyoff && sl_span_is_object(s, p) && *(void **)((char *)p + s->keyoff) == (void *)sl_free_key)
+		sl_fatal("%s(): pointer %p was freed (use after free or double free)", fn, p);
+	return sl_fe_usable(s, p);
 }
 
 /* An object of at least size bytes whose address is a multiple of align (a power of

@@ -91,8 +91,15 @@ sl_mcache *sl_mcache_get_slow(void)
 	c->heap = &sl_heaps[sl_numa_current_node() % sl_nheaps];
 	sl_fe_cache_init(c);
 	__atomic_fetch_add(&sl_ncaches, 1, __ATOMIC_RELAXED);
-	/* May allocate (keys beyond the first 32): served by the uncached path. */
-	pthread_setspecific(sl_cache_key, c);
+	/* May allocate (keys beyond the first 32): served by the uncached path. If it
+	 * fails (out of memory), thread exit would not flush the cache: go without one
+	 * (the cache, still empty, goes back to the registry idle). */
+	if (pthread_setspecific(sl_cache_key, c) != 0) {
+		__atomic_fetch_sub(&sl_ncaches, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->reg_state, SL_REG_IDLE, __ATOMIC_RELEASE);
+		sl_tls_state = SL_TLS_NONE;
+		return NULL;
+	}
 	sl_tls_cache = c;
 	return c;
 }

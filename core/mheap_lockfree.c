@@ -223,9 +223,11 @@ static bool sl_claim_big(struct sl_region *r, size_t n, size_t align, size_t *pa
 
 static bool sl_claim(struct sl_region *r, size_t n, size_t align, size_t *page)
 {
-	if (n <= SL_WORD_PAGES && align <= SL_WORD_PAGES)
-		return sl_claim_small(r, (unsigned)n, (unsigned)align, page);
-	return sl_claim_big(r, n, align, page);
+	if (n <= SL_WORD_PAGES && align <= SL_WORD_PAGES && sl_claim_small(r, (unsigned)n, (unsigned)align, page))
+		return true;
+	/* Longer runs; and aligned ones whose aligned starts sit too near a word's end in
+	 * this region (its base is only page-aligned) start anywhere and cross words. */
+	return (n > SL_WORD_PAGES || align > 1) && sl_claim_big(r, n, align, page);
 }
 
 /* Releases pages [page, page + n) of r (their owner calls this). */
@@ -266,7 +268,7 @@ static struct sl_region *sl_region_of(sl_mheap *h, uintptr_t a)
 /* Region sizes: the first SL_RESERVE_MIN, each next one twice the last up to
  * SL_RESERVE_MAX (as core/mheap.c), a request larger than that a region of its own. */
 #define SL_RESERVE_MIN ((size_t)4 << 20)
-#define SL_RESERVE_MAX SL_ARENA_SIZE
+#define SL_RESERVE_MAX ((size_t)64 << 20)
 #define SL_REGION_ROUND (SL_WORD_PAGES * SL_PAGE_SIZE)
 
 /* Reserves and commits a region with room for n pages aligned to `align`, claims them

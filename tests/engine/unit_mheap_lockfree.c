@@ -81,6 +81,14 @@ static void test_coalesce(void)
 
 static void test_aligned(void)
 {
+	/* Every alignment with a run that, from an aligned start, may cross a word. */
+	for (size_t a = 2; a <= 512; a *= 2) {
+		sl_span *t[3];
+		for (int k = 0; k < 3; k++)
+			t[k] = alloc(13, a);
+		for (int k = 0; k < 3; k++)
+			release(t[k]);
+	}
 	size_t aligns[] = {2, 4, 8, 16, 64, 128, 256};
 	sl_span *s[7];
 	for (int i = 0; i < 7; i++)
@@ -130,7 +138,7 @@ static void test_scavenge(void)
 static void test_grow(void)
 {
 	uint64_t sys0 = heap.pages_sys;
-	sl_span *big = alloc(SL_ARENA_PAGES + 5, 0);
+	sl_span *big = alloc(((size_t)64 << 20 >> SL_PAGE_SHIFT) + 5, 0); /* above the largest region */
 	CHECK(heap.pages_sys > sys0);
 	sl_span *small = alloc(3, 0);
 	release(big);
