@@ -131,8 +131,8 @@ int main(int argc, char **argv)
 			   "touch one word every this many 4 KiB pages"),
 	};
 	wl_parse(argc, argv, "malloc-large",
-		 "Large-block churn: each thread keeps a few blocks of 5-25 MiB "
-		 "and replaces a\nrandom one at a time, touching its pages.",
+		 "Large-block churn: each thread keeps a few large blocks (5-25 MiB "
+		 "by default)\nand replaces a random one at a time, touching its pages.",
 		 &c, opts, sizeof opts / sizeof opts[0]);
 	if (min_kb > max_kb) {
 		fprintf(stderr, "sl-malloc-large: --min-kb exceeds --max-kb\n");
