@@ -197,7 +197,10 @@ static void *worker_main(void *arg)
 	while (!wl_should_stop()) {
 		for (int i = 0; i < 256; i++) {
 			if (!step(w)) {
+				/* Stop the other threads too: the run has
+				 * failed. */
 				w->wl.ok = false;
+				atomic_store(&wl_stop, true);
 				return NULL;
 			}
 		}

@@ -109,7 +109,9 @@ static void *worker_main(void *arg)
 		struct block *b =
 			&w->blocks[wl_rand(&w->wl.rng) % (uint64_t)live];
 		if (!free_block(w, b) || !new_block(w, b)) {
+			/* Stop the other threads too: the run has failed. */
 			w->wl.ok = false;
+			atomic_store(&wl_stop, true);
 			return NULL;
 		}
 		w->wl.ops++;
