@@ -149,12 +149,12 @@ def plot_all(folder, reference=None, log=print):
     workloads = results.ordered_workloads(rows, meta)
     hosts = meta.get("hosts") or [meta.get("host", {})]
     cpus = min((h.get("logical_cpus") or 0) for h in hosts) if hosts else None
-    exp = meta.get("experiment") or (rows[0]["experiment"] if rows else "experiment")
+    exp = meta.get("experiment") or (rows[0].experiment if rows else "experiment")
     reference = reference or "glibc"
     paths = []
 
     def wthreads(w):
-        return sorted({int(r["threads"]) for r in rows if r["workload"] == w})
+        return sorted({r.threads for r in rows if r.workload == w})
 
     for w in workloads:
         threads = wthreads(w)

@@ -1,0 +1,241 @@
+/*
+ * libspanlab-latency.so - an LD_PRELOAD shim that times malloc-family calls.
+ *
+ *   LD_PRELOAD=libspanlab-latency.so:ALLOCATOR.so SPANLAB_LATENCY_OUT=FILE \
+ *       [SPANLAB_LATENCY_SAMPLE=N] program ...
+ *
+ * Every call is forwarded to the next allocator (interpose.h). One call in N per
+ * thread (default N = 1: every call) is timed with clock_gettime(CLOCK_MONOTONIC),
+ * which glibc serves from the vDSO without a system call, and counted in the
+ * thread's own histograms (hist.h): "malloc" for every allocating call (malloc,
+ * calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, valloc,
+ * pvalloc), "free" for free. Histograms live in per-thread slots from mmap, never
+ * freed, so a thread's exit loses nothing and timing never allocates. At exit the
+ * process that loaded the shim (not a forked child) sums the slots and writes
+ * the dump (hist.h's format) to SPANLAB_LATENCY_OUT. Without SPANLAB_LATENCY_OUT
+ * the shim only forwards.
+ *
+ * A timed call costs two clock reads more than an untimed one; the two reads are
+ * inside the measured interval, so the figures include about one clock read
+ * (bench/README.md gives the measured overhead).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hist.h"
+#include "interpose.h"
+
+#define SL_EXPORT __attribute__((visibility("default")))
+
+struct slot {
+	struct sl_hist malloc_h, free_h;
+	struct slot *next;
+};
+
+static _Atomic(struct slot *) slots;
+static uint64_t sample = 1;
+static int enabled;
+static pid_t owner;
+static const char *out_path;
+
+static __thread __attribute__((tls_model("initial-exec"))) struct slot *my_slot;
+static __thread __attribute__((tls_model("initial-exec"))) uint64_t countdown;
+static __thread __attribute__((tls_model("initial-exec"))) int in_shim;
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct slot *get_slot(void)
+{
+	if (my_slot)
+		return my_slot;
+	void *m = mmap(NULL, sizeof(struct slot), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	struct slot *s = m;
+	s->next = atomic_load(&slots);
+	while (!atomic_compare_exchange_weak(&slots, &s->next, s))
+		;
+	my_slot = s;
+	return s;
+}
+
+/* True if this call is one to time. */
+static inline int timed(void)
+{
+	if (!enabled || in_shim)
+		return 0;
+	if (countdown > 1) {
+		countdown--;
+		return 0;
+	}
+	countdown = sample;
+	return 1;
+}
+
+static inline void record(int is_free, uint64_t t0)
+{
+	uint64_t dt = now_ns() - t0;
+	in_shim = 1;
+	struct slot *s = get_slot();
+	in_shim = 0;
+	if (s)
+		sl_hist_add(is_free ? &s->free_h : &s->malloc_h, dt);
+}
+
+__attribute__((constructor)) static void latency_init(void)
+{
+	sl_real_resolve();
+	out_path = getenv("SPANLAB_LATENCY_OUT");
+	const char *n = getenv("SPANLAB_LATENCY_SAMPLE");
+	if (n && strtoull(n, NULL, 10) > 0)
+		sample = strtoull(n, NULL, 10);
+	owner = getpid();
+	enabled = out_path && *out_path;
+}
+
+__attribute__((destructor)) static void latency_dump(void)
+{
+	if (!enabled || getpid() != owner)
+		return;
+	enabled = 0;
+	static struct sl_hist m, f;
+	for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+		sl_hist_merge(&m, &s->malloc_h);
+		sl_hist_merge(&f, &s->free_h);
+	}
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	sl_hist_write_header(fd, sample);
+	sl_hist_write(fd, "malloc", &m);
+	sl_hist_write(fd, "free", &f);
+	close(fd);
+}
+
+#define TIMED_ALLOC(call)                                    \
+	do {                                                 \
+		if (timed()) {                               \
+			uint64_t t0 = now_ns();              \
+			void *r_ = (call);                   \
+			record(0, t0);                       \
+			return r_;                           \
+		}                                            \
+		return (call);                               \
+	} while (0)
+
+SL_EXPORT void *malloc(size_t size)
+{
+	if (sl_need_boot())
+		return sl_boot_alloc(size, 16);
+	TIMED_ALLOC(sl_real.malloc(size));
+}
+
+SL_EXPORT void free(void *p)
+{
+	if (!p || sl_boot_owns(p))
+		return;
+	if (sl_need_boot())
+		return;
+	if (timed()) {
+		uint64_t t0 = now_ns();
+		sl_real.free(p);
+		record(1, t0);
+		return;
+	}
+	sl_real.free(p);
+}
+
+SL_EXPORT void *calloc(size_t n, size_t size)
+{
+	if (sl_need_boot()) {
+		if (size && n > SIZE_MAX / size)
+			return NULL;
+		return sl_boot_alloc(n * size, 16);
+	}
+	TIMED_ALLOC(sl_real.calloc(n, size));
+}
+
+SL_EXPORT void *realloc(void *p, size_t size)
+{
+	if (sl_boot_owns(p) || sl_need_boot()) {
+		void *q = sl_need_boot() ? sl_boot_alloc(size, 16) : sl_real.malloc(size);
+		if (q && p) {
+			size_t left = (size_t)(sl_boot + SL_BOOT_SIZE - (char *)p);
+			memcpy(q, p, size < left ? size : left);
+		}
+		return q;
+	}
+	TIMED_ALLOC(sl_real.realloc(p, size));
+}
+
+SL_EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, n * size);
+}
+
+SL_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (sl_need_boot()) {
+		*out = sl_boot_alloc(size, align);
+		return *out ? 0 : ENOMEM;
+	}
+	if (timed()) {
+		uint64_t t0 = now_ns();
+		int r = sl_real.posix_memalign(out, align, size);
+		record(0, t0);
+		return r;
+	}
+	return sl_real.posix_memalign(out, align, size);
+}
+
+SL_EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	if (sl_need_boot())
+		return sl_boot_alloc(size, align);
+	TIMED_ALLOC(sl_real.aligned_alloc(align, size));
+}
+
+SL_EXPORT void *memalign(size_t align, size_t size)
+{
+	if (sl_need_boot())
+		return sl_boot_alloc(size, align);
+	TIMED_ALLOC(sl_real.memalign(align, size));
+}
+
+SL_EXPORT void *valloc(size_t size)
+{
+	if (sl_need_boot())
+		return sl_boot_alloc(size, 4096);
+	TIMED_ALLOC(sl_real.valloc(size));
+}
+
+SL_EXPORT void *pvalloc(size_t size)
+{
+	if (sl_need_boot())
+		return sl_boot_alloc((size + 4095) & ~(size_t)4095, 4096);
+	TIMED_ALLOC(sl_real.pvalloc(size));
+}
+
+SL_EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p || sl_boot_owns(p))
+		return 0;
+	if (sl_need_boot())
+		return 0;
+	return sl_real.malloc_usable_size(p);
+}
