@@ -41,7 +41,9 @@ static _Atomic(struct slot *) slots;
 static uint64_t sample = 1;
 static int enabled;
 static pid_t owner;
-static const char *out_path;
+/* A copy: programs may overwrite their environment strings (redis-server's
+ * setproctitle writes its title over them). */
+static char out_path[4096];
 
 static __thread __attribute__((tls_model("initial-exec"))) struct slot *my_slot;
 static __thread __attribute__((tls_model("initial-exec"))) uint64_t countdown;
@@ -96,12 +98,14 @@ static inline void record(int is_free, uint64_t t0)
 __attribute__((constructor)) static void latency_init(void)
 {
 	sl_real_resolve();
-	out_path = getenv("SPANLAB_LATENCY_OUT");
+	const char *out = getenv("SPANLAB_LATENCY_OUT");
+	if (out && strlen(out) < sizeof out_path)
+		strcpy(out_path, out);
 	const char *n = getenv("SPANLAB_LATENCY_SAMPLE");
 	if (n && strtoull(n, NULL, 10) > 0)
 		sample = strtoull(n, NULL, 10);
 	owner = getpid();
-	enabled = out_path && *out_path;
+	enabled = out_path[0] != 0;
 }
 
 __attribute__((destructor)) static void latency_dump(void)

@@ -50,9 +50,14 @@ class App:
     defaults: dict
     plan: Callable[["App", Path, dict, int], Plan] | None = None
     server: bool = False
+    # The program links an allocator of its own (Debian's redis-server links
+    # libjemalloc): under the glibc baseline it gets libspanlab-glibc.so preloaded.
+    links_allocator: bool = False
 
     def program(self, params: dict) -> str:
-        return str(params.get("program") or self.programs[0])
+        """The measured program's path (a `program` parameter overrides the name)."""
+        exe = str(params.get("program") or self.programs[0])
+        return shutil.which(exe) or exe
 
     def missing(self, params: dict) -> str | None:
         """None if every program is installed, else a one-line message."""
@@ -252,12 +257,12 @@ def _plan_rocksdb(app: App, work: Path, p: dict, threads: int) -> Plan:
 APPS: dict[str, App] = {a.name: a for a in (
     App("redis", ("redis-server", "redis-benchmark"), "redis-server redis-tools",
         {"requests": 20000, "clients": 50, "pipeline": 16, "keys": 10000, "value-size": 64,
-         "check-keys": 1000}, server=True),
+         "check-keys": 1000}, server=True, links_allocator=True),
     App("rocksdb", ("db_bench",), "rocksdb-tools",
         {"num": 100000, "value-size": 100, "seed": 42, "cache-mb": 8}, _plan_rocksdb),
     App("sqlite", ("sqlite3",), "sqlite3", {"rows": 100000}, _plan_sqlite),
     App("lua", ("lua5.4",), "lua5.4", {"n": 100000}, _plan_lua),
-    App("python", ("python3",), "python3", {"n": 100000}, _plan_python),
+    App("python", ("/usr/bin/python3",), "python3", {"n": 100000}, _plan_python),
     App("z3", ("z3",), "z3", {"queens": 12, "holes": 7}, _plan_z3),
 )}
 

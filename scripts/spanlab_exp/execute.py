@@ -105,6 +105,14 @@ class Launched:
                                      stderr=self.err, env=env, cwd=cwd,
                                      start_new_session=True)
 
+    def running(self) -> bool:
+        """True while the launcher has not exited (it is not reaped here)."""
+        try:
+            return os.waitid(os.P_PID, self.proc.pid,
+                             os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:
+            return False
+
     def kill(self, reason: str = "") -> None:
         with self.lock:
             if self.reaped:
@@ -289,6 +297,7 @@ class Context:
     spec_env: dict[str, str]
     single_node_env: dict[str, str]
     latency_lib: Path | None
+    glibc_lib: Path | None = None   # libspanlab-glibc.so (see apps.App.links_allocator)
     traces: dict[str, Path] = field(default_factory=dict)   # trace -> decompressed file
     rss_interval_ms: int = 10
     base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -325,7 +334,11 @@ def not_runnable(ctx: Context, cell: Cell) -> tuple[str, str] | None:
         except ValueError as e:
             return "failed", str(e)
         why = apps.APPS[w.name].missing(params)
-        return ("skipped", why) if why else None
+        if why:
+            return "skipped", why
+        if apps.APPS[w.name].links_allocator and cell.allocator == "glibc" and not ctx.glibc_lib:
+            return "failed", ctx.unusable.get("glibc-lib", "libspanlab-glibc.so is not built")
+        return None
     if w.program in ctx.unusable:
         return "failed", ctx.unusable[w.program]
     if not os.access(ctx.prog_dir / w.program, os.X_OK):
@@ -383,6 +396,8 @@ def _run_app(ctx: Context, cell: Cell, row: Row, env: dict[str, str],
     w = cell.workload
     app = apps.APPS[w.name]
     params = apps.params_for(w.name, w.params)
+    if app.links_allocator and cell.allocator == "glibc":
+        preload = ":".join(p for p in (preload, str(ctx.glibc_lib or "")) if p)
     work = Path(tempfile.mkdtemp(prefix=f"spanlab-exp-{w.name}-"))
     try:
         if app.server:
@@ -439,7 +454,7 @@ def _run_redis(ctx: Context, cell: Cell, row: Row, env: dict[str, str], preload:
     server = Launched(ctx.launcher, argv, env, preload, ctx.rss_interval_ms, cwd=str(work))
     outcome, problem = None, None
     try:
-        rd.wait_ready(port, deadline, lambda: server.proc.poll() is None)
+        rd.wait_ready(port, deadline, server.running)
         client = rd.Resp(port, timeout=max(deadline - time.monotonic(), 1.0))
         try:
             rd.data_check(client, int(params["check-keys"]), int(params["value-size"]), True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import build, execute, machine, results, run, stats
+from . import apps, build, execute, machine, results, run, stats
 from .run import Cell, Row
 from .spec import Spec, load as load_spec
 
@@ -26,6 +26,7 @@ PROG = "spanlab-exp"
 BASELINE_PACKAGES = {"jemalloc": "libjemalloc2", "mimalloc": "libmimalloc2.0",
                      "tcmalloc": "libtcmalloc-minimal4"}
 LATENCY_TARGET = "spanlab-latency"
+GLIBC_TARGET = "spanlab-glibc"
 
 
 class UsageError(Exception):
@@ -264,12 +265,26 @@ def prepare(p: RunPlan, log: Callable[[str], None]) -> Execution:
             unusable[b] = f"{b} not found (install {BASELINE_PACKAGES[b]})"
     latency_lib = None
     if any(w.latency for w in p.spec.workloads):
-        out = p.build_dir / "lib" / f"lib{LATENCY_TARGET}.so"
-        if builder.ensure_tool(LATENCY_TARGET, str(out)):
+        given = os.environ.get("SPANLAB_EXP_LATENCY_LIB")
+        out = Path(given) if given else p.build_dir / "lib" / f"lib{LATENCY_TARGET}.so"
+        if given and not out.exists():
+            unusable["latency"] = f"SPANLAB_EXP_LATENCY_LIB={given} does not exist"
+        elif given or builder.ensure_tool(LATENCY_TARGET, str(out)):
             latency_lib = out
         else:
             unusable["latency"] = builder.failed.get(
                 LATENCY_TARGET, f"the latency library {out} is not built")
+    glibc_lib = None
+    if "glibc" in p.spec.baselines and any(
+            w.kind == "app" and apps.APPS[w.name].links_allocator for w in p.spec.workloads):
+        given = os.environ.get("SPANLAB_EXP_GLIBC_LIB")
+        out = Path(given) if given else p.build_dir / "lib" / f"lib{GLIBC_TARGET}.so"
+        if given and not out.exists():
+            unusable["glibc-lib"] = f"SPANLAB_EXP_GLIBC_LIB={given} does not exist"
+        elif given or builder.ensure_tool(GLIBC_TARGET, str(out)):
+            glibc_lib = out
+        else:
+            unusable["glibc-lib"] = builder.failed.get(GLIBC_TARGET, f"{out} is not built")
     tmpdir = Path(tempfile.mkdtemp(prefix="spanlab-exp-"))
     traces = _decompress_traces(p, tmpdir, unusable)
     meta = dict(p.old_meta)
@@ -312,6 +327,7 @@ def prepare(p: RunPlan, log: Callable[[str], None]) -> Execution:
             "wall": "CLOCK_MONOTONIC from fork to wait4 in the launcher",
             "rss_series": "VmRSS of /proc/PID/status every 10 ms, sampled by the launcher",
             "latency_library": str(latency_lib) if latency_lib else None,
+            "glibc_library": str(glibc_lib) if glibc_lib else None,
             "hardware_counters": machine.hardware_counters(),
         },
         "machine_load": {"before": machine.load_snapshot()},
@@ -322,7 +338,7 @@ def prepare(p: RunPlan, log: Callable[[str], None]) -> Execution:
     ctx = execute.Context(experiment=p.spec.name, host=host["hostname"], launcher=launcher,
                           prog_dir=p.prog_dir, libs=libs, unusable=unusable,
                           spec_env=p.spec.env, single_node_env=p.single_node_env,
-                          latency_lib=latency_lib, traces=traces)
+                          latency_lib=latency_lib, glibc_lib=glibc_lib, traces=traces)
     return Execution(ctx=ctx, meta=meta, builder=builder, tmpdir=tmpdir)
 
 

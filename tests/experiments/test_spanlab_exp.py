@@ -5,7 +5,8 @@ The workload is tests/experiments/bin/sl-fake (a stand-in that follows the workl
 contract; --mode ok|fail|notok|nojson|hang) and the allocator is glibc only, so no
 build is needed. Usage: test_spanlab_exp.py CASE, or 'all', or
 --list (the cases, one a line: CMakeLists.txt registers one ctest test per line). The
-launcher comes from SPANLAB_EXP_LAUNCHER (ctest sets it to the built target). Each case runs the runner as a user would and checks its files and exit
+launcher and the latency library come from SPANLAB_EXP_LAUNCHER and
+SPANLAB_EXP_LATENCY_LIB (ctest sets them to the built targets). Each case runs the runner as a user would and checks its files and exit
 status; nothing here depends on timing except that a hanging cell must come back.
 """
 
@@ -327,11 +328,71 @@ def case_dry_run(tmp):
         check(h.returncode == 0 and "usage" in h.stdout, f"{sub} --help")
 
 
+def case_app(tmp):
+    # lua5.4 is installed by scripts/install-deps.sh (and so by scripts/test.sh).
+    text = spec_text(threads="[1]", reps=1, extra="latency = 1", workloads=[
+        'app = "lua"\nparams = { n = 2000 }',
+        'app = "lua"\nlabel = "wrong"\nparams = { n = 2000, program = "%s" }'
+        % os.path.join(BIN, "fake-app"),
+        'app = "lua"\nlabel = "absent"\nparams = { program = "/nonexistent/lua5.4" }',
+    ])
+    spec = write(os.path.join(tmp, "a.toml"), text)
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out)
+    check(r.returncode == 1, f"a wrong answer must make the run fail: {r.returncode} {r.stderr}")
+    by = {x["workload"]: x for x in rows(out)}
+    lua = by["lua"]
+    check(lua["status"] == "ok", f"lua cell: {lua}")
+    check(lua["metric"] == "iterations/s" and float(lua["ops_per_sec"]) > 0, "lua metric")
+    check(int(lua["maxrss_kb"]) > 0 and float(lua["rss_mean_kb"]) > 0, "lua memory")
+    check(float(lua["malloc_p50_ns"]) > 0 and float(lua["malloc_max_ns"]) >=
+          float(lua["malloc_p99_ns"]) >= float(lua["malloc_p50_ns"]), f"lua latency: {lua}")
+    check(by["wrong"]["status"] == "failed" and "wrong answer" in by["wrong"]["note"],
+          f"wrong answer not a failure: {by['wrong']}")
+    check(by["absent"]["status"] == "skipped" and "install the Debian package lua5.4"
+          in by["absent"]["note"], f"missing program: {by['absent']}")
+    for f in ("latency_lua.png", "memory_lua.png", "apps_relative.png", "apps_rss.png"):
+        p = os.path.join(out, "plots", f)
+        check(os.path.exists(p) and os.path.getsize(p) > 1000, f"plot {f} missing")
+    summary = open(os.path.join(out, "summary.md")).read()
+    check("## Applications" in summary and "## Allocation latency" in summary
+          and "## Memory over time" in summary, "summary lacks the toolkit sections")
+
+
+def case_rss_series(tmp):
+    # The fake application holds 40 MiB for 0.6 s, then 120 MiB for 0.6 s, then
+    # frees it; the sampled series must show both steps and the peak.
+    text = spec_text(threads="[1]", reps=1, workloads=[
+        'app = "lua"\nlabel = "steps"\nparams = { n = 10, program = "%s" }\n'
+        'env = { FAKE_APP_RSS_STEPS = "40:0.6,120:0.6" }' % os.path.join(BIN, "fake-app")])
+    spec = write(os.path.join(tmp, "m.toml"), text)
+    out = os.path.join(tmp, "out")
+    exp("run", spec, "--out", out, "--no-plots")
+    row = rows(out)[0]
+    check(row["status"] == "failed" and "wrong answer" in row["note"], f"row: {row}")
+    series = [json.loads(l) for l in open(os.path.join(out, "rss.jsonl"))]
+    check(len(series) == 1, f"one series per cell, got {len(series)}")
+    kb = series[0]["rss_kb"]
+    t = series[0]["t_ms"]
+    check(len(kb) >= 60 and t == sorted(t), f"{len(kb)} samples: want one every 10 ms")
+    mib = [v / 1024 for v in kb]
+    base = min(mib[:3])
+    held40 = [m for m in mib if base + 35 <= m <= base + 50]
+    held120 = [m for m in mib if m >= base + 115]
+    check(len(held40) >= 20 and len(held120) >= 20, f"steps not seen: {mib}")
+    first120 = next(i for i, m in enumerate(mib) if m >= base + 115)
+    check(all(m < base + 115 for m in mib[:first120]) and
+          any(base + 35 <= m <= base + 50 for m in mib[:first120]), "40 MiB step must come first")
+    check(abs(int(row["maxrss_kb"]) / 1024 - max(mib)) < 8, "peak RSS and the series disagree")
+    check(float(row["rss_mean_kb"]) < int(row["maxrss_kb"]), "mean RSS must be below the peak")
+
+
 CASES = {
     "one-cell": case_one_cell, "failure": case_failure, "timeout": case_timeout,
     "resume": case_resume, "shard-merge": case_shard_merge, "replot": case_replot,
     "spec-validation": case_spec_validation, "unbuildable-variant": case_unbuildable_variant,
     "missing-baseline": case_missing_baseline, "dry-run": case_dry_run,
+    "app": case_app, "rss-series": case_rss_series,
 }
 
 
