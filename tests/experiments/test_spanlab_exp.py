@@ -11,6 +11,7 @@ status; nothing here depends on timing except that a hanging cell must come back
 """
 
 import csv
+import gzip
 import json
 import os
 import shutil
@@ -387,12 +388,85 @@ def case_rss_series(tmp):
     check(float(row["rss_mean_kb"]) < int(row["maxrss_kb"]), "mean RSS must be below the peak")
 
 
+def _tool(var):
+    path = os.environ.get(var)
+    check(path and os.path.exists(path), f"{var} must name the built helper (ctest sets it)")
+    return path
+
+
+def case_trace(tmp):
+    replay, demo = _tool("SL_REPLAY"), _tool("SL_TRACE_DEMO")
+    _tool("SPANLAB_TRACE_LIB")
+    tr = os.path.join(tmp, "demo.sltrace.gz")
+    r = subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "record", "-o", tr,
+                        "--", demo], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and os.path.exists(tr), f"record failed: {r.stderr}")
+    info = subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "info", tr],
+                          capture_output=True, text=True, timeout=120)
+    check(info.returncode == 0, f"info failed: {info.stderr}")
+    calls = int(info.stdout.split(" calls replayed")[0].split(", ")[-1])
+    peak = int(info.stdout.split("peak live bytes (requested): ")[1].split()[0])
+    threads = int(info.stdout.split(" threads")[0].split(", ")[-1])
+    # sl-trace-demo: two threads make 2000 allocations each (plus one malloc per
+    # realloc), a third frees the first thread's objects.
+    check(threads >= 3 and calls >= 2 * 2000 + 2000, f"info: {info.stdout}")
+    raw = os.path.join(tmp, "demo.sltrace")
+    with gzip.open(tr, "rb") as f, open(raw, "wb") as g:
+        g.write(f.read())
+    res = json.loads(subprocess.run([replay, raw], capture_output=True, text=True,
+                                    timeout=120, check=True).stdout)
+    check(res["ok"] and res["calls"] == calls and res["peak_live_bytes"] == peak,
+          f"replay {res} differs from info (calls {calls}, peak {peak})")
+    # As a workload of the runner (which decompresses the .gz).
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir)
+    os.symlink(replay, os.path.join(bindir, "sl-replay"))
+    spec = write(os.path.join(tmp, "t.toml"), spec_text(threads="[1]", reps=1).replace(
+        f'bin_dir = "{BIN}"', f'bin_dir = "{bindir}"').split("[[workload]]")[0]
+        + f'[[workload]]\ntrace = "{tr}"\n')
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out, "--no-plots")
+    check(r.returncode == 0, f"trace cell failed: {r.stderr}")
+    row = rows(out)[0]
+    check(row["workload"] == "demo" and row["status"] == "ok" and int(float(row["ops"])) == calls,
+          f"trace row: {row}")
+
+
+def case_trace_corrupt(tmp):
+    replay = _tool("SL_REPLAY")
+    demo = _tool("SL_TRACE_DEMO")
+    _tool("SPANLAB_TRACE_LIB")
+    raw = os.path.join(tmp, "demo.sltrace")
+    subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "record", "-o", raw,
+                    "--", demo], capture_output=True, timeout=120, check=True)
+    data = bytearray(open(raw, "rb").read())
+    bad_op = bytearray(data)
+    bad_op[32 + 40 * 5] = 77                       # record 5's operation
+    cut = data[:32 + 40 * 7 + 13]                  # ends inside record 7
+    cases = {"badop": (bad_op, "byte offset 232", "unknown operation"),
+             "truncated": (cut, "byte offset 312", "truncated"),
+             "header": (data[:20], "byte offset 20", "header")}
+    for name, (content, where, what) in cases.items():
+        p = os.path.join(tmp, name + ".sltrace")
+        with open(p, "wb") as f:
+            f.write(content)
+        r = subprocess.run([replay, p], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 2 and where in r.stderr and what in r.stderr
+              and len(r.stderr.strip().splitlines()) == 1,
+              f"sl-replay on {name}: exit {r.returncode}, {r.stderr!r}")
+        r = subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "info", p],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode != 0 and where in r.stderr and "Traceback" not in r.stderr,
+              f"spanlab-trace info on {name}: {r.stderr!r}")
+
+
 CASES = {
     "one-cell": case_one_cell, "failure": case_failure, "timeout": case_timeout,
     "resume": case_resume, "shard-merge": case_shard_merge, "replot": case_replot,
     "spec-validation": case_spec_validation, "unbuildable-variant": case_unbuildable_variant,
     "missing-baseline": case_missing_baseline, "dry-run": case_dry_run,
-    "app": case_app, "rss-series": case_rss_series,
+    "app": case_app, "rss-series": case_rss_series, "trace": case_trace,
+    "trace-corrupt": case_trace_corrupt,
 }
 
 
