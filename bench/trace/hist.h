@@ -11,7 +11,7 @@
  * the last bucket; the exact maximum is kept beside the buckets.
  *
  * Dump format (text, one line per histogram, after a header line):
- *     spanlab-latency 1 sample=N
+ *     spanlab-latency 1 sample=N clock=tsc|clock_gettime
  *     NAME COUNT MAX INDEX:COUNT INDEX:COUNT ...      (non-empty buckets only)
  * written with write(2) from a stack buffer: no allocation.
  */
@@ -89,11 +89,15 @@ static inline int sl_hist_write_all(int fd, const char *buf, size_t n)
 }
 
 /* The header line of a dump. */
-static inline int sl_hist_write_header(int fd, uint64_t sample)
+static inline int sl_hist_write_header(int fd, uint64_t sample, const char *clock)
 {
-	char line[64], *p = line;
+	char line[96], *p = line;
 	memcpy(p, "spanlab-latency 1 sample=", 25);
 	p = sl_hist_u64(p + 25, sample);
+	size_t n = strlen(clock) < 32 ? strlen(clock) : 32;
+	memcpy(p, " clock=", 7);
+	memcpy(p + 7, clock, n);
+	p += 7 + n;
 	*p++ = '\n';
 	return sl_hist_write_all(fd, line, (size_t)(p - line));
 }

@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 	unsigned long long n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000;
 	for (unsigned long long v = 1; v <= n; v++)
 		sl_hist_add(&h, v);
-	if (sl_hist_write_header(1, 1) || sl_hist_write(1, "malloc", &h))
+	if (sl_hist_write_header(1, 1, "none") || sl_hist_write(1, "malloc", &h))
 		return 1;
 	return 0;
 }
