@@ -460,13 +460,35 @@ def case_trace_corrupt(tmp):
               f"spanlab-trace info on {name}: {r.stderr!r}")
 
 
+def case_until_ci(tmp):
+    counter = os.path.join(tmp, "counter")
+    spec = write(os.path.join(tmp, "u.toml"), spec_text(threads="[1]", reps=2, workloads=[
+        'name = "fake"\nlabel = "steady"\nparams = { mode = "steady" }',
+        'name = "fake"\nlabel = "noisy"\nparams = { mode = "alternate" }\n'
+        f'env = {{ FAKE_COUNTER = "{counter}" }}']))
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out, "--until-ci", "10%", "--max-repetitions", "5")
+    check(r.returncode == 0, f"until-ci run: {r.stderr}")
+    reps = {}
+    for x in rows(out):
+        reps.setdefault(x["workload"], []).append(int(x["rep"]))
+    check(sorted(reps["steady"]) == [1, 2], f"a steady cell needs no more repetitions: {reps}")
+    check(sorted(reps["noisy"]) == [1, 2, 3, 4, 5], f"a noisy cell runs up to the bound: {reps}")
+    meta = json.load(open(os.path.join(out, "metadata.json")))
+    check(meta["until_ci"] == {"target": 0.1, "max_repetitions": 5}, "until_ci not recorded")
+    check(meta["machine_load"]["before"]["loadavg_1_5_15"] is not None and
+          meta["machine_load"]["others_cpu_s"] is not None, "machine load not recorded")
+    summary = open(os.path.join(out, "summary.md")).read()
+    check("--until-ci 10%" in summary and "Machine during the run" in summary, "summary")
+
+
 CASES = {
     "one-cell": case_one_cell, "failure": case_failure, "timeout": case_timeout,
     "resume": case_resume, "shard-merge": case_shard_merge, "replot": case_replot,
     "spec-validation": case_spec_validation, "unbuildable-variant": case_unbuildable_variant,
     "missing-baseline": case_missing_baseline, "dry-run": case_dry_run,
     "app": case_app, "rss-series": case_rss_series, "trace": case_trace,
-    "trace-corrupt": case_trace_corrupt,
+    "trace-corrupt": case_trace_corrupt, "until-ci": case_until_ci,
 }
 
 
