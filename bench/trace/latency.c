@@ -11,7 +11,11 @@
  * CLOCK_MONOTONIC over 5 ms at start-up; elsewhere clock_gettime(CLOCK_MONOTONIC)
  * (the vDSO). The histograms are: "malloc" for every allocating call (malloc,
  * calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, valloc,
- * pvalloc), "free" for free. Histograms live in per-thread slots from mmap, never
+ * pvalloc, and C++'s operator new in all its forms), "free" for free and operator
+ * delete. The C++ operators are wrapped too because jemalloc, tcmalloc and
+ * mimalloc define their own operator new/delete, which then never call malloc; a
+ * call inside a wrapped operator (libstdc++'s operator new calls malloc) is not
+ * timed a second time. Histograms live in per-thread slots from mmap, never
  * freed, so a thread's exit loses nothing and timing never allocates. At exit the
  * process that loaded the shim (not a forked child) sums the slots and writes
  * the dump (hist.h's format) to SPANLAB_LATENCY_OUT. Without SPANLAB_LATENCY_OUT
@@ -57,6 +61,8 @@ static char out_path[4096];
 static __thread __attribute__((tls_model("initial-exec"))) struct slot *my_slot;
 static __thread __attribute__((tls_model("initial-exec"))) uint64_t countdown;
 static __thread __attribute__((tls_model("initial-exec"))) int in_shim;
+/* > 0 inside a wrapped C++ operator: the malloc or free it makes is not timed. */
+static __thread __attribute__((tls_model("initial-exec"))) int in_operator;
 
 static inline uint64_t mono_ns(void)
 {
@@ -115,7 +121,7 @@ static struct slot *get_slot(void)
 /* True if this call is one to time. */
 static inline int timed(void)
 {
-	if (!enabled || in_shim)
+	if (!enabled || in_shim || in_operator)
 		return 0;
 	if (countdown > 1) {
 		countdown--;
@@ -286,3 +292,73 @@ SL_EXPORT size_t malloc_usable_size(void *p)
 		return 0;
 	return sl_real.malloc_usable_size(p);
 }
+
+/* ---- C++ operator new and delete (Itanium C++ ABI names) ----------------- */
+
+static void leave_operator(int *unused)
+{
+	(void)unused;
+	in_operator--;
+}
+
+/* The wrapper forwards to the next definition of the same operator (the
+ * allocator's own, or libstdc++'s), timing the whole call. A throwing operator
+ * new may unwind through it (built with -fexceptions): the cleanup attribute then
+ * still leaves the operator. */
+#define SL_NEXT(sym, ret, params) \
+	typedef ret (*sym##_fn) params; \
+	static sym##_fn next_##sym; \
+	if (!next_##sym) \
+		next_##sym = (sym##_fn)dlsym(RTLD_NEXT, #sym)
+
+#define SL_NEW(sym, params, args)                                              \
+	SL_EXPORT void *sym params                                             \
+	{                                                                      \
+		SL_NEXT(sym, void *, params);                                  \
+		int t = timed();                                               \
+		uint64_t t0 = t ? now_ticks() : 0;                             \
+		in_operator++;                                                 \
+		int guard __attribute__((cleanup(leave_operator))) = 0;        \
+		(void)guard;                                                   \
+		void *r = next_##sym args;                                     \
+		if (t)                                                         \
+			record(0, t0);                                         \
+		return r;                                                      \
+	}
+
+#define SL_DELETE(sym, params, args)                                           \
+	SL_EXPORT void sym params                                              \
+	{                                                                      \
+		SL_NEXT(sym, void, params);                                    \
+		int t = timed();                                               \
+		uint64_t t0 = t ? now_ticks() : 0;                             \
+		in_operator++;                                                 \
+		int guard __attribute__((cleanup(leave_operator))) = 0;        \
+		(void)guard;                                                   \
+		next_##sym args;                                               \
+		if (t)                                                         \
+			record(1, t0);                                         \
+	}
+
+typedef const void *nothrow_ref;
+
+SL_NEW(_Znwm, (size_t n), (n))
+SL_NEW(_Znam, (size_t n), (n))
+SL_NEW(_ZnwmRKSt9nothrow_t, (size_t n, nothrow_ref nt), (n, nt))
+SL_NEW(_ZnamRKSt9nothrow_t, (size_t n, nothrow_ref nt), (n, nt))
+SL_NEW(_ZnwmSt11align_val_t, (size_t n, size_t a), (n, a))
+SL_NEW(_ZnamSt11align_val_t, (size_t n, size_t a), (n, a))
+SL_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t n, size_t a, nothrow_ref nt), (n, a, nt))
+SL_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t n, size_t a, nothrow_ref nt), (n, a, nt))
+SL_DELETE(_ZdlPv, (void *p), (p))
+SL_DELETE(_ZdaPv, (void *p), (p))
+SL_DELETE(_ZdlPvm, (void *p, size_t n), (p, n))
+SL_DELETE(_ZdaPvm, (void *p, size_t n), (p, n))
+SL_DELETE(_ZdlPvRKSt9nothrow_t, (void *p, nothrow_ref nt), (p, nt))
+SL_DELETE(_ZdaPvRKSt9nothrow_t, (void *p, nothrow_ref nt), (p, nt))
+SL_DELETE(_ZdlPvSt11align_val_t, (void *p, size_t a), (p, a))
+SL_DELETE(_ZdaPvSt11align_val_t, (void *p, size_t a), (p, a))
+SL_DELETE(_ZdlPvmSt11align_val_t, (void *p, size_t n, size_t a), (p, n, a))
+SL_DELETE(_ZdaPvmSt11align_val_t, (void *p, size_t n, size_t a), (p, n, a))
+SL_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, nothrow_ref nt), (p, a, nt))
+SL_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, nothrow_ref nt), (p, a, nt))
