@@ -80,8 +80,8 @@ def _header(meta, rows, reference):
 
 def _workload_table(w, rows, agg, allocs, reference, meta):
     lines = [f"## {w}", "", f"`{results.workload_command(meta, w)}`", ""]
-    metric = next((g["metric"] for a in allocs for t in range(1, 4097)
-                   for g in [agg.get((w, a, t))] if g and g["metric"]), "") or "ops/s"
+    metric = next((g["metric"] for k, g in sorted(agg.items())
+                   if k[0] == w and g["metric"]), "") or "ops/s"
     lines += [f"| threads | allocator | median {metric} | min–max | vs {reference} [95 % CI] "
               "| verdict | median peak RSS | mean RSS | ok/runs |",
               "|---:|---|---:|---:|---:|---|---:|---:|---:|"]

@@ -250,9 +250,8 @@ def prepare(p: RunPlan, log: Callable[[str], None]) -> Execution:
         launcher = execute.find_launcher(p.build_dir, launcher_path)
     except execute.LauncherMissing as e:
         raise UsageError(str(e)) from None
-    unusable: dict[str, str] = {}
-    for k, why in builder.failed.items():
-        unusable[k if k in p.spec.variants else k] = why
+    # Variants and programs ("sl-<name>") that could not be built, with the reason.
+    unusable: dict[str, str] = dict(builder.failed)
     libs: dict[str, str] = {}
     for v in p.spec.variants:
         lib = build.lib_path(str(p.build_dir), v)
