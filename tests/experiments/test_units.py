@@ -199,6 +199,27 @@ class LatencyTests(unittest.TestCase):
         self.assertEqual(h.counts, py.counts)
         self.assertLess(abs(h.percentile(0.99) - 99000) / 99000, 0.016)
 
+    def test_shim_counts_cxx_operators_under_every_allocator(self):
+        # jemalloc, tcmalloc and mimalloc define operator new/delete themselves; the
+        # shim must see the same calls under them as under glibc.
+        from spanlab_exp import build
+        demo, lib = os.environ.get("SL_CXX_DEMO"), os.environ.get("SPANLAB_EXP_LATENCY_LIB")
+        self.assertTrue(demo and lib and os.path.exists(demo) and os.path.exists(lib),
+                        "SL_CXX_DEMO and SPANLAB_EXP_LATENCY_LIB must name the built helpers")
+        libs = build.find_baselines(["glibc", "jemalloc", "mimalloc", "tcmalloc"])
+        for name, path in libs.items():
+            with self.subTest(name):
+                self.assertIsNotNone(path, f"{name} is not installed (scripts/install-deps.sh)")
+                with tempfile.TemporaryDirectory() as d:
+                    out = Path(d) / "lat.txt"
+                    env = dict(os.environ, SPANLAB_LATENCY_OUT=str(out),
+                               LD_PRELOAD=":".join(p for p in (lib, path) if p))
+                    subprocess.run([demo, "3000"], env=env, check=True, capture_output=True)
+                    h = latency.read_dump(out.read_text())
+                # 3000 new + 3000 new[]; stdio's buffer may add an allocation or two.
+                self.assertTrue(6000 <= h["malloc"].count <= 6004, h["malloc"].count)
+                self.assertEqual(h["free"].count, 6000)
+
     def test_bad_dump(self):
         with self.assertRaises(ValueError):
             latency.read_dump("hello\n")
