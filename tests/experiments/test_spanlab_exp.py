@@ -362,10 +362,11 @@ def case_app(tmp):
 
 def case_rss_series(tmp):
     # The fake application holds 40 MiB for 0.6 s, then 120 MiB for 0.6 s, then
-    # frees it; the sampled series must show both steps and the peak.
+    # nothing for 0.5 s; the sampled series must show both steps in order, the
+    # return to the start, and agree with the peak.
     text = spec_text(threads="[1]", reps=1, workloads=[
         'app = "lua"\nlabel = "steps"\nparams = { n = 10, program = "%s" }\n'
-        'env = { FAKE_APP_RSS_STEPS = "40:0.6,120:0.6" }' % os.path.join(BIN, "fake-app")])
+        'env = { FAKE_APP_RSS_STEPS = "40:0.6,120:0.6,0:0.5" }' % os.path.join(BIN, "fake-app")])
     spec = write(os.path.join(tmp, "m.toml"), text)
     out = os.path.join(tmp, "out")
     exp("run", spec, "--out", out, "--no-plots")
@@ -384,6 +385,10 @@ def case_rss_series(tmp):
     first120 = next(i for i, m in enumerate(mib) if m >= base + 115)
     check(all(m < base + 115 for m in mib[:first120]) and
           any(base + 35 <= m <= base + 50 for m in mib[:first120]), "40 MiB step must come first")
+    last120 = max(i for i, m in enumerate(mib) if m >= base + 115)
+    after = mib[last120 + 1:]
+    check(len(after) >= 20 and sum(1 for m in after if m < base + 20) >= 20,
+          f"memory must shrink back after the 120 MiB step: {after}")
     check(abs(int(row["maxrss_kb"]) / 1024 - max(mib)) < 8, "peak RSS and the series disagree")
     check(float(row["rss_mean_kb"]) < int(row["maxrss_kb"]), "mean RSS must be below the peak")
 
