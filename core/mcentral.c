@@ -207,8 +207,9 @@ void sl_mcentral_give_list(sl_mcentral *c, void *head)
  * tag they need for popping one object at a time. A span's free objects form a chain
  * linked through word 0 (NULL-terminated) whose head, together with the carve index,
  * the free count and the list state, is one 64-bit anchor changed only by CAS:
- *   give  (one object back)  obj->next = head; CAS anchor to (obj, count + 1). Like a
- *         Treiber push, correct whenever the head is still the one it linked to.
+ *   give  (a run of objects of the span back)  last->next = head; CAS anchor to
+ *         (first, count + n). Like a Treiber push, correct whenever the head is still
+ *         the one it linked to.
  *   take  (a batch out)      CAS anchor to an empty chain: the taker then owns the whole
  *         chain and walks it at leisure; or, if the chain is empty, advance the carve
  *         index by up to `want` objects. Neither reads through a pointer before its
@@ -345,20 +346,22 @@ static void sl_clear_keys(const sl_mcentral *c, uintptr_t base, uint32_t carved)
 			*(void **)((char *)sl_obj(c, base, i) + off) = NULL;
 }
 
-/* One object back to its span. */
-static void sl_central_give(sl_mcentral *c, void *obj)
+/* A run of n objects of one span back to it, first .. last already linked through
+ * word 0 (last's link is rewritten): one CAS for the run. */
+static void sl_central_give(sl_mcentral *c, sl_span *s, void *first, void *last, uint32_t n)
 {
-	sl_span *s = sl_span_of(obj);
 	/* Constant while the span is SMALL, and it is until this give completes. */
 	uintptr_t base = s->base;
 	size_t npages = s->npages;
-	uint32_t idx = (uint32_t)(((uintptr_t)obj - base) / c->elemsize);
+	bool exact;
+	uint32_t idx = sl_span_index(s, first, &exact);
 	uint64_t old = atomic_load_explicit(&s->anchor, memory_order_acquire), val;
 	do {
-		if (SL_ANCHOR_STATE(old) == SL_ANCHOR_EMPTY || SL_ANCHOR_COUNT(old) >= c->nelems)
-			sl_fatal("free(): double free of %p (size class %u, %u bytes)", obj, c->sizeclass, c->elemsize);
-		uint32_t avail = SL_ANCHOR_AVAIL(old), count = SL_ANCHOR_COUNT(old) + 1;
-		*(void **)obj = avail ? sl_obj(c, base, avail - 1) : NULL;
+		if (SL_ANCHOR_STATE(old) == SL_ANCHOR_EMPTY || SL_ANCHOR_COUNT(old) + n > c->nelems)
+			sl_fatal("free(): double free of an object of span %p (size class %u, %u bytes)", (void *)base,
+				 c->sizeclass, c->elemsize);
+		uint32_t avail = SL_ANCHOR_AVAIL(old), count = SL_ANCHOR_COUNT(old) + n;
+		*(void **)last = avail ? sl_obj(c, base, avail - 1) : NULL;
 		val = SL_ANCHOR(idx + 1, SL_ANCHOR_CARVE(old), count,
 				count == c->nelems ? SL_ANCHOR_EMPTY : SL_ANCHOR_LISTED);
 	} while (!sl_anchor_cas(s, &old, val));
@@ -378,16 +381,24 @@ static void sl_central_give(sl_mcentral *c, void *obj)
 	}
 }
 
+/* Objects back to their spans, each run of consecutive objects of one span (a batch
+ * mostly holds such runs) with one CAS. */
 void sl_mcentral_give_list(sl_mcentral *c, void *head)
 {
-	uint64_t n = 0;
+	uint64_t total = 0;
 	while (head) {
-		void *next = *(void **)head;
-		sl_central_give(c, head);
+		sl_span *s = sl_span_of(head);
+		void *last = head, *next;
+		uint32_t n = 1;
+		while ((next = *(void **)last) && sl_span_is_object(s, next)) {
+			last = next;
+			n++;
+		}
+		sl_central_give(c, s, head, last, n);
+		total += n;
 		head = next;
-		n++;
 	}
-	__atomic_fetch_add(&c->span_free, n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->span_free, total, __ATOMIC_RELAXED);
 }
 #endif
 
