@@ -23,6 +23,11 @@
  *   - locality: LIFO, so the objects freed last (warm in some CPU's cache) are handed
  *     out first.
  * The slot array (cap * 8 bytes) comes from sl_meta_alloc on first insert, and stays.
+ *
+ * Only `percpu` uses it. `freelist` keeps its objects in lists linked through the
+ * objects, so an array between it and mcentral would cost it a write (flush) or a read
+ * (refill) of every object, the cost the array saves; a list moves to and from
+ * mcentral's stack in O(1) as it is.
  */
 #include "internal.h"
 #include "transfer.h"

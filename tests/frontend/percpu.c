@@ -26,6 +26,10 @@
  *   exit       threads free objects into CPU caches and exit; the objects stay cached
  *              (percpu_cached) with no thread owning them, the main thread gets them
  *              back, and a trim empties everything.
+ *   transfer   the transfer cache of one class: partial batches in and out, last in
+ *              first out, bounded by SPANLAB_TRANSFER_BATCHES batches (a full cache
+ *              takes only what fits), transfer_cached counts its bytes; with
+ *              SPANLAB_TRANSFER_BATCHES=0 it takes nothing.
  * Every case but fallback and control exits 77 (skipped) when rseq is not available.
  */
 #define _GNU_SOURCE
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #include "../../core/internal.h"
+#include "../../core/transfer.h"
 
 #define FAIL(...)                                                                                \
 	do {                                                                                     \
@@ -468,9 +473,55 @@ static void run_exit(void)
 	       spanlab_variant(), n);
 }
 
+/* ---- transfer ---- */
+
+static void run_transfer(void)
+{
+	const uint32_t cls = sl_sc_size_to_class(256);
+	sl_mheap *h = &sl_heaps[0];
+	const uint32_t batch = sl_classes[cls].batch, cap = SPANLAB_TRANSFER_BATCHES * batch;
+	enum { MAX = 8192 };
+	static void *objs[MAX], *back[MAX];
+	CHECK(cap + 8 <= MAX, "capacity %u", cap);
+	/* Objects of the class straight from its spans, not through any cache. */
+	uint32_t n = 0;
+	while (n < cap + 8) {
+		void *head;
+		uint32_t got = sl_mcentral_take(&h->central[cls], cap + 8 - n, &head);
+		CHECK(got > 0, "mcentral_take");
+		for (; head; head = *(void **)head)
+			objs[n++] = head;
+	}
+	CHECK(sl_transfer_remove(h, cls, back, MAX) == 0, "the class's transfer cache is not empty at first");
+	spanlab_stats_get(&st0);
+	/* A partial batch, then the rest up to capacity and beyond. */
+	uint32_t k = sl_transfer_insert(h, cls, objs, 3);
+	CHECK(k == (SPANLAB_TRANSFER_BATCHES ? 3u : 0u), "partial insert took %u of 3", k);
+	uint32_t total = k;
+	total += sl_transfer_insert(h, cls, objs + 3, cap + 5);
+	CHECK(total == cap, "%u objects held, capacity %u", total, cap);
+	spanlab_stats_get(&st1);
+	CHECK(st1.transfer_cached - st0.transfer_cached == (uint64_t)cap * sl_classes[cls].size,
+	      "transfer_cached grew by %llu", (unsigned long long)(st1.transfer_cached - st0.transfer_cached));
+	if (cap) {
+		/* The insert of cap + 5 kept its last cap - 3 objects; they come out last first. */
+		k = sl_transfer_remove(h, cls, back, 2);
+		CHECK(k == 2 && back[1] == objs[cap + 7] && back[0] == objs[cap + 6], "LIFO order");
+		k = sl_transfer_remove(h, cls, back, MAX);
+		CHECK(k == cap - 2, "removed %u of %u", k, cap - 2);
+		CHECK(back[0] == objs[0] && back[2] == objs[2] && back[3] == objs[11], "order of the rest");
+	}
+	CHECK(sl_transfer_remove(h, cls, back, MAX) == 0, "empty");
+	for (uint32_t i = 0; i < n; i++)
+		*(void **)objs[i] = i + 1 < n ? objs[i + 1] : NULL;
+	sl_mcentral_give_list(&h->central[cls], objs[0]);
+	printf("transfer (%s): class %u, capacity %u objects (%u batches of %u)\n", spanlab_variant(), cls, cap,
+	       (unsigned)SPANLAB_TRANSFER_BATCHES, batch);
+}
+
 int main(int argc, char **argv)
 {
-	CHECK(argc >= 2, "usage: percpu migrate|oversub|control|fallback|fork|exit [--threads N] [--ops N] [--seconds S]");
+	CHECK(argc >= 2, "usage: percpu migrate|oversub|control|fallback|fork|exit|transfer [--threads N] [--ops N] [--seconds S]");
 	const char *c = argv[1];
 	if (!strcmp(c, "oversub") || !strcmp(c, "control"))
 		nthreads = 64;
@@ -507,6 +558,8 @@ int main(int argc, char **argv)
 		run_fork();
 	else if (!strcmp(c, "exit"))
 		run_exit();
+	else if (!strcmp(c, "transfer"))
+		run_transfer();
 	else
 		FAIL("unknown case %s", c);
 	return 0;
