@@ -16,6 +16,9 @@
 #elif defined(SPANLAB_FRONTEND_TINY)
 #include "frontend/tiny.h"
 #define SL_FE_IMPL tiny
+#elif defined(SPANLAB_FRONTEND_PERCPU)
+#include "frontend/percpu.h"
+#define SL_FE_IMPL percpu
 #else
 #error "no front end selected: define SPANLAB_FRONTEND_<IMPL> (see core/frontend/README.md)"
 #endif

@@ -7,7 +7,8 @@
 
 #include "internal.h"
 
-#if defined(SPANLAB_FRONTEND_FREELIST)
+/* Also the fallback of front end `percpu` (core/frontend/percpu.h). */
+#if defined(SPANLAB_FRONTEND_FREELIST) || defined(SPANLAB_FRONTEND_PERCPU)
 
 SL_NOINLINE void *sl_fe_freelist_alloc_slow(uint32_t cls)
 {

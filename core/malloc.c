@@ -15,7 +15,8 @@
  *                 per class a singly-linked list of free objects (TCMalloc's thread
  *                 cache; the default, described in the steps below); `bitmap`, per
  *                 class one span and its allocation bitmap (Go's); `tiny`, bitmap
- *                 plus Go's tiny allocator.
+ *                 plus Go's tiny allocator; `percpu`, counters only (the free objects
+ *                 are in per-CPU caches).
  *   mcentral      one per class per mheap: a stack of full batches (moved in O(1)
  *                 through the central-sync policy) and the class's spans with free
  *                 objects (under the policy's lock).
@@ -101,6 +102,18 @@
  * bytes pack several to a block where classes give each 8, but objects of mixed
  * lifetimes pin whole blocks, so sizes nearer 16 can cost more than the classes
  * (bench/README.md, sl-strmap --tags).
+ *
+ * `percpu` (core/frontend/percpu.h, core/frontend_percpu.c), as TCMalloc today: the
+ * free objects are cached per CPU instead of per thread, in one bounded array per CPU
+ * and class (16 KiB of objects by default). malloc pops and free pushes with a
+ * restartable sequence (Linux rseq, through the area glibc registers for every
+ * thread): the CPU id comes from that area, and a thread preempted, migrated or
+ * signalled inside the few instructions before the commit store restarts them. An
+ * empty or full array moves up to a batch through the transfer cache
+ * (core/transfer.c: per class, an array of object pointers under the sync policy's
+ * lock) or mcentral. Threads no longer hold memory: what a CPU caches serves every
+ * thread that runs on it, so cached memory scales with CPUs, not threads. Without
+ * rseq it is `freelist`, chosen once at start-up.
  *
  * ==== Memory layout ====
  *

@@ -175,7 +175,8 @@ void spanlab_stats_print(FILE *out, int json)
 	X(heap_objects) X(mallocs) X(frees) X(large_mallocs) X(large_frees) X(large_alloc)      \
 	X(cached_bytes) X(metadata_sys) X(scavenged) X(scavenge_runs) X(threads)               \
 	X(bitmap_refills) X(remote_merged) X(tiny_allocs) X(tiny_objects) X(tiny_blocks)       \
-	X(tiny_saved) X(heap_reserved) X(unmapped)
+	X(tiny_saved) X(heap_reserved) X(unmapped) X(percpu_active) X(percpu_cpus) X(percpu_cached)   \
+	X(transfer_cached) X(percpu_underflows) X(percpu_overflows) X(percpu_slab_nomem)
 #define SL_NODE_STATS_FIELDS(X)                                                               \
 	X(heap_sys) X(heap_inuse) X(heap_idle) X(heap_released) X(spans) X(large_mallocs)      \
 	X(large_frees) X(large_alloc) X(remote_frees)
@@ -187,9 +188,14 @@ void spanlab_stats_print(FILE *out, int json)
 		for (uint64_t c = 1; c < st.nclasses; c++) {
 			const spanlab_class_stats *cs = &st.classes[c];
 			fprintf(out, "%s{\"class\":%" PRIu64 ",\"size\":%" PRIu64 ",\"mallocs\":%" PRIu64
-				     ",\"frees\":%" PRIu64 ",\"spans\":%" PRIu64 ",\"span_pages\":%" PRIu64 "}",
-				c > 1 ? "," : "", c, cs->size, cs->mallocs, cs->frees, cs->spans, cs->span_pages);
+				     ",\"frees\":%" PRIu64 ",\"spans\":%" PRIu64 ",\"span_pages\":%" PRIu64
+				     ",\"underflows\":%" PRIu64 ",\"overflows\":%" PRIu64 "}",
+				c > 1 ? "," : "", c, cs->size, cs->mallocs, cs->frees, cs->spans, cs->span_pages,
+				cs->underflows, cs->overflows);
 		}
+		fprintf(out, "],\"cpu_cached\":[");
+		for (uint64_t i = 0; i < st.ncpus; i++)
+			fprintf(out, "%s%" PRIu64, i ? "," : "", st.cpu_cached[i]);
 		fprintf(out, "],\"nodes\":%" PRIu64 ",\"node\":[", st.nodes);
 		for (uint64_t i = 0; i < st.nodes; i++) {
 			const spanlab_node_stats *ns = &st.node[i];
@@ -210,6 +216,17 @@ void spanlab_stats_print(FILE *out, int json)
 				continue;
 			fprintf(out, "  %5" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 " %10" PRIu64 " %6" PRIu64 "\n", c,
 				cs->size, cs->mallocs, cs->frees, cs->spans, cs->span_pages);
+		}
+		if (st.percpu_active) {
+			fprintf(out, "  %5s %8s %14s %14s\n", "class", "size", "underflows", "overflows");
+			for (uint64_t c = 1; c < st.nclasses; c++)
+				if (st.classes[c].underflows || st.classes[c].overflows)
+					fprintf(out, "  %5" PRIu64 " %8" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n", c,
+						st.classes[c].size, st.classes[c].underflows, st.classes[c].overflows);
+			fprintf(out, "  cpu_cached");
+			for (uint64_t i = 0; i < st.ncpus; i++)
+				fprintf(out, " %" PRIu64, st.cpu_cached[i]);
+			fprintf(out, "\n");
 		}
 		fprintf(out, "  nodes %" PRIu64 "\n  %4s", st.nodes, "node");
 #define SL_NODE_TEXT_HEAD(f) fprintf(out, " %14s", #f);

@@ -62,9 +62,14 @@ typedef struct spanlab_class_stats {
 	uint64_t frees;	    /* objects given back by the program */
 	uint64_t spans;	    /* spans of the class currently in use */
 	uint64_t span_pages; /* pages per span */
+	/* Front end `percpu` (zero under the others): cumulative slow paths of the class,
+	 * a CPU cache found empty on malloc (refill) or full on free (flush). */
+	uint64_t underflows;
+	uint64_t overflows;
 } spanlab_class_stats;
 
 #define SPANLAB_MAX_NODES 64
+#define SPANLAB_MAX_CPUS 256 /* entries of spanlab_stats.cpu_cached */
 
 /* One mheap's figures. NUMA policy `node` runs one mheap per NUMA node (index = hwloc's
  * logical node index); `flat` runs one. Sums over the nodes give the heap_* and large_*
@@ -119,6 +124,18 @@ typedef struct spanlab_stats {
 	/* Address space (every mheap). */
 	uint64_t heap_reserved; /* bytes of address space reserved for the heap (used or not) */
 	uint64_t unmapped;	/* cumulative bytes of heap address space given back (munmap) */
+	/* Front end `percpu` (zero under the others). Its CPU caches and transfer caches
+	 * are part of cached_bytes. */
+	uint64_t percpu_active;	    /* 1: per-CPU caches (rseq) serve this process; 0: the
+				     * `freelist` fallback (no rseq), or another front end */
+	uint64_t percpu_cpus;	    /* CPUs whose cache exists (made on a CPU's first use) */
+	uint64_t percpu_cached;	    /* bytes in free objects in CPU caches */
+	uint64_t transfer_cached;   /* bytes in free objects in the transfer caches */
+	uint64_t percpu_underflows; /* cumulative: sums of classes[].underflows */
+	uint64_t percpu_overflows;  /* cumulative: sums of classes[].overflows */
+	uint64_t percpu_slab_nomem; /* cumulative CPU-cache allocations that failed */
+	uint64_t ncpus;		    /* entries used in cpu_cached[] */
+	uint64_t cpu_cached[SPANLAB_MAX_CPUS]; /* bytes in free objects in CPU i's cache */
 } spanlab_stats;
 
 /* Fills *out. Safe to call from any thread at any time. */

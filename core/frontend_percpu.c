@@ -1,0 +1,377 @@
+/*
+ * core/frontend_percpu.c — the slow paths of front end `percpu` (fast paths and the
+ * critical sections in core/frontend/percpu.h): start-up choice between CPU caches
+ * and the `freelist` fallback, CPU slabs made on first use, refill on underflow and
+ * flush on overflow through the transfer cache (core/transfer.c) and mcentral,
+ * statistics. See malloc.c for the overview.
+ *
+ * Sizing, per CPU and class: capacity sl_pcpu_cap = SPANLAB_PERCPU_CLASS_BYTES / size
+ * objects (at least 2); a refill or flush moves sl_pcpu_move = min(batch, cap / 2)
+ * objects (at least 1), so that a class just refilled or flushed has room both ways.
+ *
+ * Ownership: a CPU's slab belongs to no thread; any thread running on that CPU pushes
+ * and pops through critical sections, so objects freed by an exiting thread stay
+ * cached for the next one. Thread caches (struct sl_mcache) remain, for the per-thread
+ * counters, the NUMA remote lists and the fallback's lists.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <sys/rseq.h>
+#include <sys/sysinfo.h>
+
+#include "internal.h"
+#include "transfer.h"
+
+#if defined(SPANLAB_FRONTEND_PERCPU)
+
+#if !defined(__x86_64__)
+#error "front end percpu: the critical sections are written for x86-64"
+#endif
+
+bool sl_pcpu_rseq;
+ptrdiff_t sl_pcpu_rseq_off;
+uint8_t sl_pcpu_keyslot[SL_NUM_CLASSES];
+void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
+
+#define SL_PCPU_BUF 64 /* objects a refill or flush moves at most (>= every batch) */
+
+static uint32_t sl_pcpu_cap[SL_NUM_CLASSES], sl_pcpu_move[SL_NUM_CLASSES];
+static uint32_t sl_pcpu_slab_words; /* headers and slots of one slab */
+static uint64_t sl_pcpu_bound;	    /* bytes one CPU caches at most */
+static pthread_mutex_t sl_pcpu_lock = PTHREAD_MUTEX_INITIALIZER; /* set-up, slab creation */
+static atomic_int sl_pcpu_decided;   /* set-up done (release), sl_pcpu_rseq final */
+/* Statistics (atomic adds, slow paths only). */
+static uint64_t sl_pcpu_underflows[SL_NUM_CLASSES], sl_pcpu_overflows[SL_NUM_CLASSES];
+static uint64_t sl_pcpu_slab_nomem; /* slab allocations that failed */
+
+#define SL_PCPU_OFF(cls) ((uint64_t)(cls) * sizeof(sl_pcpu_hdr))
+
+static void sl_pcpu_postfork_child(void)
+{
+	pthread_mutex_init(&sl_pcpu_lock, NULL);
+	sl_transfer_postfork_child();
+}
+
+/* Once, from the first thread cache's creation (before it is published): sizing, and
+ * the choice between CPU caches and the fallback. Allocations this makes (sysfs
+ * reads, pthread_atfork) re-enter as uncached: sl_pcpu_rseq is still false then. */
+static void sl_pcpu_setup(void)
+{
+	if (atomic_load_explicit(&sl_pcpu_decided, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&sl_pcpu_lock);
+	if (atomic_load_explicit(&sl_pcpu_decided, memory_order_relaxed)) {
+		pthread_mutex_unlock(&sl_pcpu_lock);
+		return;
+	}
+	uint32_t words = SL_NUM_CLASSES * sizeof(sl_pcpu_hdr) / sizeof(void *);
+	sl_pcpu_bound = 0;
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		uint32_t size = sl_classes[cls].size;
+		uint32_t cap = SPANLAB_PERCPU_CLASS_BYTES / size;
+		cap = cap < 2 ? 2 : cap;
+		uint32_t move = sl_classes[cls].batch < cap / 2 ? sl_classes[cls].batch : cap / 2;
+		sl_pcpu_cap[cls] = cap;
+		sl_pcpu_move[cls] = move ? move : 1;
+		sl_pcpu_keyslot[cls] = SL_KEY_OFFSET(size) / sizeof(void *);
+		if (sl_classes[cls].batch > SL_PCPU_BUF)
+			sl_fatal("percpu: batch of class %u (%u) exceeds %u", cls, sl_classes[cls].batch, SL_PCPU_BUF);
+		words += cap;
+		sl_pcpu_bound += (uint64_t)cap * size;
+	}
+	sl_pcpu_slab_words = words;
+	sl_transfer_init();
+	const char *why = NULL;
+	int ncpu = get_nprocs_conf();
+	if (__rseq_size == 0)
+		why = "glibc registered no rseq area (kernel without rseq, or GLIBC_TUNABLES=glibc.pthread.rseq=0)";
+	else if (ncpu > SPANLAB_PERCPU_MAX_CPUS)
+		why = "more CPUs than SPANLAB_PERCPU_MAX_CPUS";
+	if (!why) {
+		sl_pcpu_rseq_off = __rseq_offset;
+		if (sl_pcpu_cpu_hint() < 0)
+			why = "this thread's rseq area is not registered";
+	}
+	if (pthread_atfork(NULL, NULL, sl_pcpu_postfork_child) != 0)
+		sl_fatal("pthread_atfork failed");
+	if (why)
+		sl_verbose("percpu: %s: per-thread `freelist` caches instead", why);
+	else
+		sl_verbose("percpu: per-CPU caches through rseq, at most %" PRIu64 " KiB per CPU (%u KiB per class), "
+			   "slab of %u KiB per CPU; transfer cache of %u batches per class",
+			   sl_pcpu_bound >> 10, (unsigned)SPANLAB_PERCPU_CLASS_BYTES >> 10, sl_pcpu_slab_words >> 7,
+			   (unsigned)SPANLAB_TRANSFER_BATCHES);
+	sl_pcpu_rseq = why == NULL;
+	atomic_store_explicit(&sl_pcpu_decided, 1, memory_order_release);
+	pthread_mutex_unlock(&sl_pcpu_lock);
+}
+
+/* The slab of cpu (a CPU id from the rseq area), made on first use; NULL when the id is
+ * out of range or metadata is exhausted (the caller then bypasses the CPU cache). */
+static void **sl_pcpu_slab(int32_t cpu)
+{
+	if ((uint32_t)cpu >= SPANLAB_PERCPU_MAX_CPUS)
+		return NULL;
+	void **slab = __atomic_load_n(&sl_pcpu_slabs[cpu], __ATOMIC_ACQUIRE);
+	if (SL_LIKELY(slab != NULL))
+		return slab;
+	pthread_mutex_lock(&sl_pcpu_lock);
+	slab = sl_pcpu_slabs[cpu];
+	if (!slab) {
+		slab = sl_meta_alloc((size_t)sl_pcpu_slab_words * sizeof(void *));
+		if (slab) {
+			sl_pcpu_hdr *h = (sl_pcpu_hdr *)slab;
+			uint32_t w = SL_NUM_CLASSES * sizeof(sl_pcpu_hdr) / sizeof(void *);
+			for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+				h[cls].begin = h[cls].cur = w;
+				w += sl_pcpu_cap[cls];
+				h[cls].end = w;
+			}
+			__atomic_store_n(&sl_pcpu_slabs[cpu], slab, __ATOMIC_RELEASE);
+		} else {
+			__atomic_fetch_add(&sl_pcpu_slab_nomem, 1, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&sl_pcpu_lock);
+	return slab;
+}
+
+/* Up to `want` free objects of class cls of heap h into buf: from the transfer cache,
+ * else a full batch from mcentral's stack (all of it), else from the spans. Returns
+ * how many (0: out of memory). */
+static uint32_t sl_pcpu_gather(sl_mheap *h, uint32_t cls, void **buf, uint32_t want)
+{
+	uint32_t n = sl_transfer_remove(h, cls, buf, want);
+	if (n)
+		return n;
+	sl_mcentral *ct = &h->central[cls];
+	void *head;
+	sl_batch *b = sl_mcentral_pop_batch(ct);
+	if (b) {
+		head = b->head;
+		b->head = NULL;
+		sl_mcentral_spare_push(ct, b);
+	} else if (!sl_mcentral_take(ct, want, &head)) {
+		return 0;
+	}
+	for (; head && n < SL_PCPU_BUF; n++) {
+		buf[n] = head;
+		head = *(void **)head;
+	}
+	return n;
+}
+
+/* buf[0..n), objects of class cls of heap h, leave the CPU caches: into the transfer
+ * cache as far as it has room, the rest to mcentral (one full batch in O(1), anything
+ * else to the spans). */
+static void sl_pcpu_release_heap(sl_mheap *h, uint32_t cls, void **buf, uint32_t n)
+{
+	n -= sl_transfer_insert(h, cls, buf, n); /* it takes the last ones */
+	if (!n)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		*(void **)buf[i] = i + 1 < n ? buf[i + 1] : NULL;
+	sl_mcentral *ct = &h->central[cls];
+	if (n == ct->batch) {
+		sl_batch *b = sl_mcentral_spare_pop(ct);
+		if (!b)
+			b = sl_fixalloc_get(SL_FIX_BATCH);
+		if (b) {
+			b->head = buf[0];
+			b->count = n;
+			if (sl_mcentral_push_batch(ct, b))
+				return;
+			b->head = NULL;
+			sl_mcentral_spare_push(ct, b);
+		}
+	}
+	sl_mcentral_give_list(ct, buf[0]);
+}
+
+/* As sl_pcpu_release_heap, for objects that may belong to several heaps (a CPU's
+ * cache mixes them when threads of several NUMA nodes share the CPU): those of heap h
+ * go together, any other one alone to its own heap. */
+static void sl_pcpu_release(sl_mheap *h, uint32_t cls, void **buf, uint32_t n)
+{
+	if (SL_NUMA_MAX_NODES > 1) {
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			sl_mheap *oh = sl_span_of(buf[i])->heap;
+			if (oh == h) {
+				buf[k++] = buf[i];
+			} else {
+				*(void **)buf[i] = NULL;
+				sl_mcentral_give_list(&oh->central[cls], buf[i]);
+			}
+		}
+		n = k;
+	}
+	if (n)
+		sl_pcpu_release_heap(h, cls, buf, n);
+}
+
+SL_NOINLINE void *sl_fe_percpu_alloc_slow(uint32_t cls)
+{
+	sl_ensure_init();
+	sl_mcache *c = sl_tls_cache;
+	if (!c)
+		c = sl_mcache_get_slow();
+	/* No cache (initialising, thread exit) or the fallback: `freelist`'s slow path,
+	 * which also serves the uncached case. */
+	if (!c || !sl_pcpu_rseq)
+		return sl_fe_freelist_alloc_slow(cls);
+	__atomic_fetch_add(&sl_pcpu_underflows[cls], 1, __ATOMIC_RELAXED);
+	/* A thread that moved to another NUMA node sends its remote lists home and
+	 * allocates from its new node's heap (as sl_mcache_refill). */
+	if (SL_NUMA_MAX_NODES > 1 && sl_nheaps > 1 && ++c->fe.nrefill >= 16) {
+		c->fe.nrefill = 0;
+		sl_mheap *h = &sl_heaps[sl_numa_current_node() % sl_nheaps];
+		if (h != c->heap) {
+			sl_mcache_flush_all(c);
+			c->heap = h;
+		}
+	}
+	void *buf[SL_PCPU_BUF];
+	bool slab = sl_pcpu_slab(sl_pcpu_cpu_hint()) != NULL;
+	uint32_t n = sl_pcpu_gather(c->heap, cls, buf, slab ? sl_pcpu_move[cls] : 1);
+	if (SL_UNLIKELY(n == 0)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void **p = buf[--n];
+	uint32_t k = n ? sl_pcpu_push_batch(SL_PCPU_OFF(cls), buf, n) : 0;
+	if (k < n) /* no slab, or the thread moved to a CPU whose class is fuller */
+		sl_pcpu_release(c->heap, cls, buf + k, n - k);
+	p[sl_pcpu_keyslot[cls]] = NULL;
+	SL_COUNTER_ADD(c->fe.nmalloc[cls], 1);
+	return p;
+}
+
+/* p (validated, key set, counted) did not fit in this CPU's class: a batch of the
+ * class's objects leaves the CPU cache to make room, then p goes in. Always takes p. */
+SL_NOINLINE bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p)
+{
+	uint32_t cls = s->sizeclass;
+	__atomic_fetch_add(&sl_pcpu_overflows[cls], 1, __ATOMIC_RELAXED);
+	void *buf[SL_PCPU_BUF + 1];
+	uint32_t n = 0;
+	if (sl_pcpu_slab(sl_pcpu_cpu_hint()))
+		n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, sl_pcpu_move[cls]);
+	if (!sl_pcpu_push(SL_PCPU_OFF(cls), p))
+		buf[n++] = p;
+	sl_pcpu_release(c ? c->heap : s->heap, cls, buf, n);
+	return true;
+}
+
+/* Free of p, the start of an object of SMALL span s (validated by the caller), when
+ * the fast path declined or the thread has no cache yet. */
+void sl_fe_percpu_free_small(sl_span *s, void *p)
+{
+	if (!atomic_load_explicit(&sl_pcpu_decided, memory_order_acquire) || !sl_pcpu_rseq) {
+		sl_fe_freelist_free_small(s, p);
+		return;
+	}
+	uint32_t cls = s->sizeclass;
+	void **key = (void **)((char *)p + s->keyoff);
+	if (*key == (void *)sl_free_key)
+		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
+	/* A thread that only frees (a consumer) gets a cache here, so that its later frees
+	 * take the fast path. */
+	sl_mcache *c = sl_tls_cache;
+	if (!c)
+		c = sl_mcache_get_slow();
+	*key = (void *)sl_free_key;
+	if (c)
+		SL_COUNTER_ADD(c->fe.nfree[cls], 1);
+	else
+		__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
+	if (SL_NUMA_MAX_NODES > 1 && c && s->heap != c->heap) {
+		/* Another NUMA node's object: home with the next batch. */
+		sl_mcache_free_remote(c, s, p);
+		return;
+	}
+	if (!sl_pcpu_push(SL_PCPU_OFF(cls), p))
+		sl_fe_percpu_free_overflow(c, s, p);
+}
+
+void sl_fe_percpu_cache_init(sl_mcache *c)
+{
+	sl_pcpu_setup();
+	if (!sl_pcpu_rseq)
+		sl_fe_freelist_cache_init(c);
+}
+
+/* Thread exit: the fallback's lists and the NUMA remote lists go back; what the thread
+ * freed into CPU caches stays there for the CPU's next user. */
+void sl_fe_percpu_cache_teardown(sl_mcache *c) { sl_mcache_flush_all(c); }
+
+/* Every object of this CPU's cache leaves it. */
+static void sl_pcpu_drain_here(sl_mheap *h)
+{
+	void *buf[SL_PCPU_BUF];
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		uint32_t n;
+		while ((n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, SL_PCPU_BUF)))
+			sl_pcpu_release(h, cls, buf, n);
+	}
+}
+
+/* malloc_trim: as teardown, plus every CPU cache and the transfer caches. Only code
+ * running on a CPU may change its cache, so the thread visits each CPU that has one
+ * (sched_setaffinity to that CPU alone) and drains it there, then gets its own
+ * affinity back. A CPU the thread may not run on (a cpuset) keeps its cache. */
+void sl_fe_percpu_flush(sl_mcache *c)
+{
+	sl_mcache_flush_all(c);
+	if (!sl_pcpu_rseq)
+		return;
+	cpu_set_t mine, one;
+	if (sched_getaffinity(0, sizeof mine, &mine) == 0) {
+		for (int cpu = 0; cpu < SPANLAB_PERCPU_MAX_CPUS && cpu < CPU_SETSIZE; cpu++) {
+			if (!__atomic_load_n(&sl_pcpu_slabs[cpu], __ATOMIC_ACQUIRE))
+				continue;
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			if (sched_setaffinity(0, sizeof one, &one) == 0)
+				sl_pcpu_drain_here(c->heap);
+		}
+		sched_setaffinity(0, sizeof mine, &mine);
+	}
+	sl_pcpu_drain_here(c->heap);
+	sl_transfer_drain_all();
+}
+
+void sl_fe_percpu_stats(spanlab_stats *out)
+{
+	if (!atomic_load_explicit(&sl_pcpu_decided, memory_order_acquire))
+		return;
+	out->percpu_active = sl_pcpu_rseq;
+	for (uint32_t cpu = 0; cpu < SPANLAB_PERCPU_MAX_CPUS; cpu++) {
+		void **slab = __atomic_load_n(&sl_pcpu_slabs[cpu], __ATOMIC_ACQUIRE);
+		if (!slab)
+			continue;
+		sl_pcpu_hdr *h = (sl_pcpu_hdr *)slab;
+		uint64_t bytes = 0;
+		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
+			bytes += (uint64_t)(__atomic_load_n(&h[cls].cur, __ATOMIC_RELAXED) - h[cls].begin) *
+				 sl_classes[cls].size;
+		out->percpu_cpus++;
+		out->percpu_cached += bytes;
+		if (cpu < SPANLAB_MAX_CPUS) {
+			out->cpu_cached[cpu] = bytes;
+			out->ncpus = cpu + 1;
+		}
+	}
+	out->transfer_cached = sl_transfer_bytes();
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		out->classes[cls].underflows = __atomic_load_n(&sl_pcpu_underflows[cls], __ATOMIC_RELAXED);
+		out->classes[cls].overflows = __atomic_load_n(&sl_pcpu_overflows[cls], __ATOMIC_RELAXED);
+		out->percpu_underflows += out->classes[cls].underflows;
+		out->percpu_overflows += out->classes[cls].overflows;
+	}
+	out->percpu_slab_nomem = __atomic_load_n(&sl_pcpu_slab_nomem, __ATOMIC_RELAXED);
+}
+
+#endif
