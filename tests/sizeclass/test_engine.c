@@ -1,8 +1,8 @@
 /*
  * Checks that a built variant really serves its size-class table: compiled once per
  * variant in SPANLAB_VARIANT_LIST by tests/sizeclass/CMakeLists.txt, linked with the
- * variant's static library (prefixed API) and given its table header
- * (-DSL_TABLE=<sizeclass> -DSL_TABLE_HEADER="sizeclass/<sizeclass>.h").
+ * variant's static library (prefixed API) and given its table through the selection
+ * point (-DSL_TABLE=<sizeclass> -DSPANLAB_SIZECLASS_<SIZECLASS>, policies/sizeclass.h).
  *
  * - spanlab_size_classes() returns exactly the table's class sizes;
  * - every request size 1 .. max_small gets a block whose usable size is the size of
@@ -16,13 +16,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include SL_TABLE_HEADER
-#include "policy_util.h"
+#include "sizeclass.h"
 #include "spanlab.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define NAME(suffix) SL_POLICY_NAME(sl_sc_, SL_TABLE, suffix)
 
 static int failures;
 
@@ -40,8 +38,8 @@ static int failures;
 
 int main(void)
 {
-	const uint32_t n = NAME(_num_classes);
-	const size_t max_small = NAME(_max_small);
+	const uint32_t n = SL_NUM_CLASSES;
+	const size_t max_small = SL_MAX_SMALL;
 	size_t sizes[SPANLAB_MAX_CLASSES];
 
 	CHECK(strncmp(spanlab_variant(), STR(SL_TABLE) "-", strlen(STR(SL_TABLE)) + 1) == 0,
@@ -49,8 +47,8 @@ int main(void)
 	size_t got = spanlab_size_classes(sizes, SPANLAB_MAX_CLASSES);
 	CHECK(got == n - 1, "spanlab_size_classes() = %zu, table has %u", got, n - 1);
 	for (uint32_t c = 1; c < n && c - 1 < got; c++)
-		CHECK(sizes[c - 1] == NAME(_class_size)[c], "class %u: %zu != %u", c, sizes[c - 1],
-		      NAME(_class_size)[c]);
+		CHECK(sizes[c - 1] == sl_sc_class_size[c], "class %u: %zu != %u", c, sizes[c - 1],
+		      sl_sc_class_size[c]);
 
 	const char *v = spanlab_variant();
 	const bool tiny_variant = strlen(v) > 5 && strcmp(v + strlen(v) - 5, "-tiny") == 0;
@@ -58,10 +56,10 @@ int main(void)
 		/* The engine keeps glibc's guarantee that blocks of 16 bytes or more are
 		 * 16-byte aligned: a class of 16 B or more that is not a multiple of 16 (Go's
 		 * 24 B) is passed over for the next one that is. */
-		uint32_t c = NAME(_size_to_class)(s);
-		while (NAME(_class_size)[c] >= 16 && NAME(_class_size)[c] % 16 && c + 1 < n)
+		uint32_t c = sl_sc_size_to_class(s);
+		while (sl_sc_class_size[c] >= 16 && sl_sc_class_size[c] % 16 && c + 1 < n)
 			c++;
-		uint32_t want = NAME(_class_size)[c];
+		uint32_t want = sl_sc_class_size[c];
 		uintptr_t align = want & -want;
 		if (align > 16)
 			align = 16;

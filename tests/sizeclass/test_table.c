@@ -2,8 +2,10 @@
  * Checks one size-class table against policies/sizeclass/README.md. Compiled once per
  * policies/sizeclass/<table>.h by tests/sizeclass/CMakeLists.txt with
  * -DSL_TABLE=<table> -DSL_TABLE_HEADER="sizeclass/<table>.h" -DSPANLAB_SIZECLASS_<TABLE>:
- * the impl header is included directly (its own names are tested) and again through
- * the selection point policies/sizeclass.h (whose aliases must reach the same table).
+ * the table's data are included directly (its own names are tested) and again through
+ * the selection point policies/sizeclass.h, whose aliases must reach the same table and
+ * whose lookups (written once, over the selected table's arrays) must agree with a brute
+ * force search for every size.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -54,7 +56,16 @@ int main(void)
 	CHECK(strcmp(SL_SC_NAME, STR(SL_TABLE)) == 0, "SL_SC_NAME is %s", SL_SC_NAME);
 	CHECK(SL_NUM_CLASSES == n && SL_MAX_SMALL == max_small, "aliased constants differ");
 	CHECK(sl_sc_class_size == size && sl_sc_class_pages == pages, "aliased arrays differ");
-	CHECK(sl_sc_size_to_class == NAME(_size_to_class), "aliased lookup differs");
+	const uint8_t *class8 = NAME(_class8), *class8_a16 = NAME(_class8_a16), *class128 = NAME(_class128);
+	CHECK(sl_sc_class8 == class8 && sl_sc_class8_a16 == class8_a16 && sl_sc_class128 == class128,
+	      "aliased lookup arrays differ");
+	CHECK(SL_SC_ALIGN16 == NAME(_align16), "aliased align16 differs");
+	/* align16 says what it claims; a table needing no rounding may name class8 for class8_a16. */
+	int multiples = 1;
+	for (uint32_t c = 1; c < n; c++)
+		if (size[c] >= 16 && size[c] % 16)
+			multiples = 0;
+	CHECK(NAME(_align16) == multiples, "align16 is %d, classes say %d", (int)NAME(_align16), multiples);
 
 	/* Counts and class 0. */
 	CHECK(n >= 2 && n <= 255, "num_classes %u", n);
@@ -72,20 +83,20 @@ int main(void)
 		      "class %u size %u > 1024 not a multiple of 128", c, size[c]);
 		CHECK(pages[c] >= 1 && (uint64_t)pages[c] * PAGE_SIZE >= size[c],
 		      "class %u: %u pages hold no %u-byte object", c, pages[c], size[c]);
-		CHECK(NAME(_class_to_size)(c) == size[c], "class_to_size(%u)", c);
-		CHECK(NAME(_class_to_pages)(c) == pages[c], "class_to_pages(%u)", c);
+		CHECK(sl_sc_class_to_size(c) == size[c], "class_to_size(%u)", c);
+		CHECK(sl_sc_class_to_pages(c) == pages[c], "class_to_pages(%u)", c);
 	}
 
 	/* Lookup == brute force for every size; so every size up to max_small is covered. */
 	for (size_t s = 0; s <= max_small; s++) {
-		uint32_t got = NAME(_size_to_class)(s), want = brute_force(s);
+		uint32_t got = sl_sc_size_to_class(s), want = brute_force(s);
 		CHECK(want != 0, "size %zu has no class", s);
 		CHECK(got == want, "size_to_class(%zu) = %u, brute force %u", s, got, want);
 		CHECK(got >= 1 && got < n && size[got] >= (s ? s : 1), "size %zu -> class %u", s, got);
 		/* The glibc-aligned lookup: the class of s rounded up to a multiple of 16 (above
 		 * 16 bytes), which is itself a multiple of 16. */
 		size_t r = s <= 16 ? s : (s + 15) & ~(size_t)15;
-		uint32_t a16 = NAME(_size_to_class_a16)(s), want16 = brute_force(r);
+		uint32_t a16 = sl_sc_size_to_class_a16(s), want16 = brute_force(r);
 		CHECK(a16 == want16, "size_to_class_a16(%zu) = %u, brute force of %zu: %u", s, a16, r, want16);
 		CHECK(s <= 16 || size[a16] % 16 == 0, "size %zu -> class %u of %u B, not 16-aligned", s, a16,
 		      size[a16]);
