@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy_util.h"
+#include "../base/policy_util.h"
 
 #if defined(SPANLAB_SIZECLASS_GO)
 #include "sizeclass/go.h"
