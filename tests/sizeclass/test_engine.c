@@ -17,24 +17,11 @@
 #include <string.h>
 
 #include "sizeclass.h"
+#include "../check.h"
 #include "spanlab.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-static int failures;
-
-#define CHECK(cond, ...)                                                             \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			if (failures < 20) {                                         \
-				fprintf(stderr, "%s: FAIL %s: ", spanlab_variant(), #cond); \
-				fprintf(stderr, __VA_ARGS__);                        \
-				fputc('\n', stderr);                                 \
-			}                                                            \
-			failures++;                                                  \
-		}                                                                    \
-	} while (0)
 
 int main(void)
 {
@@ -42,13 +29,13 @@ int main(void)
 	const size_t max_small = SL_MAX_SMALL;
 	size_t sizes[SPANLAB_MAX_CLASSES];
 
-	CHECK(strncmp(spanlab_variant(), STR(SL_TABLE) "-", strlen(STR(SL_TABLE)) + 1) == 0,
-	      "variant %s does not use table %s", spanlab_variant(), STR(SL_TABLE));
+	EXPECT(strncmp(spanlab_variant(), STR(SL_TABLE) "-", strlen(STR(SL_TABLE)) + 1) == 0,
+	       "variant %s does not use table %s", spanlab_variant(), STR(SL_TABLE));
 	size_t got = spanlab_size_classes(sizes, SPANLAB_MAX_CLASSES);
-	CHECK(got == n - 1, "spanlab_size_classes() = %zu, table has %u", got, n - 1);
+	EXPECT(got == n - 1, "spanlab_size_classes() = %zu, table has %u", got, n - 1);
 	for (uint32_t c = 1; c < n && c - 1 < got; c++)
-		CHECK(sizes[c - 1] == sl_sc_class_size[c], "class %u: %zu != %u", c, sizes[c - 1],
-		      sl_sc_class_size[c]);
+		EXPECT(sizes[c - 1] == sl_sc_class_size[c], "class %u: %zu != %u", c, sizes[c - 1],
+		       sl_sc_class_size[c]);
 
 	const char *v = spanlab_variant();
 	const bool tiny_variant = strlen(v) > 5 && strcmp(v + strlen(v) - 5, "-tiny") == 0;
@@ -64,7 +51,7 @@ int main(void)
 		if (align > 16)
 			align = 16;
 		char *p = spanlab_malloc(s);
-		CHECK(p != NULL, "malloc(%zu) failed", s);
+		EXPECT(p != NULL, "malloc(%zu) failed", s);
 		if (!p)
 			break;
 		size_t usable = spanlab_malloc_usable_size(p);
@@ -72,29 +59,27 @@ int main(void)
 			/* Front end `tiny`: requests under 16 bytes share 16-byte blocks, aligned
 			 * by Go's rule (8, 4, 2 or 1 by the size's low bits). */
 			align = (s & 7) == 0 ? 8 : (s & 3) == 0 ? 4 : (s & 1) == 0 ? 2 : 1;
-			CHECK(usable >= s && usable <= 16, "malloc(%zu): usable %zu outside its block", s, usable);
+			EXPECT(usable >= s && usable <= 16, "malloc(%zu): usable %zu outside its block", s, usable);
 		} else {
-			CHECK(usable == want, "malloc(%zu): usable %zu, class size %u", s, usable, want);
+			EXPECT(usable == want, "malloc(%zu): usable %zu, class size %u", s, usable, want);
 		}
-		CHECK(((uintptr_t)p & (align - 1)) == 0, "malloc(%zu) = %p not %zu-aligned", s,
-		      (void *)p, (size_t)align);
+		EXPECT(((uintptr_t)p & (align - 1)) == 0, "malloc(%zu) = %p not %zu-aligned", s,
+		       (void *)p, (size_t)align);
 		p[0] = 1;
 		p[s - 1] = 2;
 		spanlab_free(p);
 	}
 	for (size_t s = max_small + 1; s <= max_small + 3 * 8192; s += 4095) {
 		char *p = spanlab_malloc(s);
-		CHECK(p != NULL && spanlab_malloc_usable_size(p) >= s, "large malloc(%zu)", s);
+		EXPECT(p != NULL && spanlab_malloc_usable_size(p) >= s, "large malloc(%zu)", s);
 		if (p) {
 			p[s - 1] = 3;
 			spanlab_free(p);
 		}
 	}
 
-	if (failures) {
-		fprintf(stderr, "%s: %d failures\n", spanlab_variant(), failures);
+	if (check_report(spanlab_variant()))
 		return 1;
-	}
 	printf("%s: serves table %s (%u classes, max_small %zu): ok\n", spanlab_variant(),
 	       STR(SL_TABLE), n - 1, max_small);
 	return 0;
