@@ -1,5 +1,5 @@
 /*
- * NUMA placement tests for variants with the `node` policy (issue 5). The program is
+ * NUMA placement tests for variants with the `node` policy. The program is
  * linked against the variant's shared library, which then is its malloc: hwloc's
  * allocations during start-up go through the engine, as under LD_PRELOAD.
  *
