@@ -86,6 +86,49 @@ static inline uint32_t sl_bm_index(const sl_span *s, const void *p)
 	return (uint32_t)(((unsigned __int128)off * s->divmagic) >> 64);
 }
 
+/* ---- Free marks (see frontend/bitmap.h) ---- */
+
+/* True if object p of SMALL span s holds the free mark: freed and not handed out since. */
+static bool sl_bm_marked(const sl_span *s, const void *p)
+{
+	if (!sl_fe_bitmap_maybe_marked(s, p))
+		return false;
+	uintptr_t w = *(const uintptr_t *)((const char *)p + s->keyoff);
+	if (w == sl_free_key)
+		return true;
+	/* 8-byte object: word 0 may be a remote-free link XORed with the key, to an object
+	 * of the same class or NULL (the key itself, handled above). */
+	const void *d = (const void *)(w ^ sl_free_key);
+	const sl_span *t = sl_span_of(d);
+	return t && __atomic_load_n(&t->state, __ATOMIC_RELAXED) == SL_SPAN_SMALL && t->sizeclass == s->sizeclass &&
+	       sl_span_is_object(t, d);
+}
+
+/* The link word of an object on a remote-free list: plain from 16 bytes up (word 1
+ * holds the mark), XORed with the key in 8-byte objects (word 0 is also the mark). */
+static inline void sl_bm_link_set(const sl_span *s, void *p, uintptr_t next)
+{
+	*(uintptr_t *)p = s->keyoff ? next : next ^ sl_free_key;
+}
+
+static inline void *sl_bm_link_get(const sl_span *s, const void *p)
+{
+	uintptr_t w = *(const uintptr_t *)p;
+	return (void *)(s->keyoff ? w : w ^ sl_free_key);
+}
+
+static inline void sl_bm_mark(const sl_span *s, void *p) { *(uintptr_t *)((char *)p + s->keyoff) = sl_free_key; }
+static inline void sl_bm_unmark(const sl_span *s, void *p) { *(uintptr_t *)((char *)p + s->keyoff) = 0; }
+
+/* Span s goes back to the mheap: no object of it may keep the mark (a large object or
+ * a span of another class made of these pages would otherwise carry a stale one). */
+static void sl_bm_clear_marks(sl_span *s)
+{
+	for (uintptr_t p = s->base; p < s->base + s->limit; p += s->elemsize)
+		if (sl_fe_bitmap_maybe_marked(s, (void *)p))
+			sl_bm_unmark(s, (void *)p);
+}
+
 /* ---- Span bitmaps (the mcentral's lock held) ---- */
 
 static size_t sl_bm_meta_size(const sl_mcentral *ct)
@@ -141,6 +184,7 @@ static void sl_bm_release(sl_mcentral *ct, sl_span *s)
 	if (s->partial)
 		sl_partial_remove(ct, s);
 	ct->nspans--;
+	sl_bm_clear_marks(s);
 	*(void **)s->freebits = ct->fe_spare;
 	ct->fe_spare = s->freebits;
 	s->freebits = NULL;
@@ -156,7 +200,7 @@ static uint32_t sl_bm_merge(sl_span *s, void *list)
 {
 	uint64_t n = 0;
 	while (list) {
-		void *next = *(void **)list;
+		void *next = sl_bm_link_get(s, list);
 		uint32_t idx = sl_bm_index(s, list);
 		uint64_t bit = (uint64_t)1 << (idx & 63);
 		if (idx >= s->nelems || (s->freebits[idx >> 6] & bit))
@@ -267,10 +311,12 @@ static void sl_bm_free_remote(sl_span *s, void *p)
 {
 	sl_mcentral *ct = &s->heap->central[s->sizeclass];
 	bool locked = false;
+	if (s->keyoff)
+		sl_bm_mark(s, p); /* 8-byte objects: the encoded link below is the mark */
 	uint64_t x = atomic_load_explicit(&s->xfree, memory_order_acquire), nx;
 	for (;;) {
 		if (x & SL_XF_OWNED) {
-			*(void **)p = (void *)(uintptr_t)(x & SL_XF_PTRMASK);
+			sl_bm_link_set(s, p, (uintptr_t)(x & SL_XF_PTRMASK));
 			nx = (uintptr_t)p | SL_XF_OWNED;
 		} else {
 			if ((x & SL_XF_DYING) || (x >> 48) == 0) {
@@ -284,7 +330,7 @@ static void sl_bm_free_remote(sl_span *s, void *p)
 				x = atomic_load_explicit(&s->xfree, memory_order_acquire);
 				continue;
 			}
-			*(void **)p = (void *)(uintptr_t)(x & SL_XF_PTRMASK);
+			sl_bm_link_set(s, p, (uintptr_t)(x & SL_XF_PTRMASK));
 			nx = ((x & ~SL_XF_PTRMASK) - SL_XF_ONE) | (uintptr_t)p | SL_XF_LISTED;
 			if ((nx >> 48) == 0)
 				nx |= SL_XF_DYING;
@@ -343,6 +389,7 @@ static void *sl_bm_alloc_uncached(uint32_t cls)
 		uint32_t i = (uint32_t)__builtin_ctzll(s->freebits[w]);
 		s->freebits[w] &= s->freebits[w] - 1;
 		p = (void *)(s->base + ((uintptr_t)w * 64 + i) * s->elemsize);
+		sl_bm_unmark(s, p);
 		if (!sl_bm_popcount(s)) {
 			/* Full: off the partial list unless a remote free is pending. */
 			x = atomic_load_explicit(&s->xfree, memory_order_acquire);
@@ -527,13 +574,17 @@ SL_NOINLINE void *sl_fe_bitmap_alloc_slow(uint32_t cls)
 	uint64_t bits = e->cache;
 	e->cache = bits & (bits - 1);
 	SL_COUNTER_ADD(e->nmalloc, 1);
-	return (void *)(e->wordbase + (uintptr_t)__builtin_ctzll(bits) * e->elemsize);
+	void **p = (void **)(e->wordbase + (uintptr_t)__builtin_ctzll(bits) * e->elemsize);
+	p[e->elemsize >= 16] = NULL; /* the free mark's word */
+	return p;
 }
 
 /* Free of object p of s (not a tiny object): by the owner into the bitmap, else
  * remote. Counted in the freeing thread's cache unless it is a tiny block (!count). */
 static void sl_bm_free_object(sl_span *s, void *p, bool count)
 {
+	if (sl_bm_marked(s, p))
+		sl_bm_double_free(p, s);
 	sl_mcache *c = sl_tls_cache;
 	if (c) {
 		sl_bm_class *e = &c->fe.cls[s->sizeclass];
@@ -548,6 +599,7 @@ static void sl_bm_free_object(sl_span *s, void *p, bool count)
 			if (*w & bit)
 				sl_bm_double_free(p, s);
 			*w |= bit;
+			sl_bm_mark(s, p);
 			return;
 		}
 		if (s->heap != c->heap)

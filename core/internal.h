@@ -37,11 +37,13 @@
 /* ---- Geometry (see "Memory layout" in malloc.c) ---- */
 #define SL_PAGE_SHIFT 13
 #define SL_PAGE_SIZE ((size_t)1 << SL_PAGE_SHIFT) /* 8 KiB engine page */
-#define SL_ARENA_SHIFT 26			  /* 64 MiB heap arenas, as Go */
+#define SL_ARENA_SHIFT 26			  /* page tables cover 64 MiB regions, as Go's arenas */
 #define SL_ARENA_SIZE ((size_t)1 << SL_ARENA_SHIFT)
 #define SL_ARENA_PAGES (SL_ARENA_SIZE >> SL_PAGE_SHIFT) /* 8192 */
 #define SL_ADDR_BITS 48
-#define SL_ARENA_MAP_SIZE ((size_t)1 << (SL_ADDR_BITS - SL_ARENA_SHIFT)) /* 4 Mi entries */
+#define SL_PM_MID_BITS 12 /* page map: root index = region >> 12, middle index = region & 4095 */
+#define SL_PM_MID ((size_t)1 << SL_PM_MID_BITS)
+#define SL_PM_ROOT ((size_t)1 << (SL_ADDR_BITS - SL_ARENA_SHIFT - SL_PM_MID_BITS)) /* 1024 */
 #define SL_HEAP_BINS 128 /* free runs of 1..127 pages have an exact-length bin */
 #define SL_COMMIT_MIN_PAGES 256 /* grow the usable heap 2 MiB at a time at least */
 
@@ -139,7 +141,9 @@ struct sl_mheap {
 	sl_span *large[2];	     /* FREE spans of >= SL_HEAP_BINS pages: [resident, released] */
 	sl_span *scav_head, *scav_tail; /* FREE, not released; oldest first */
 	uintptr_t arena_next, arena_end; /* reserved but not yet usable tail */
-	uint64_t last_scavenge_ms;
+	size_t reserve_next;		 /* size of the next growth reservation */
+	sl_span *spare;			 /* span structs kept for the next operations */
+	uint32_t nspare;
 
 	/* Page counts (mheap.lock). */
 	uint64_t pages_sys;	 /* made usable */
@@ -147,6 +151,7 @@ struct sl_mheap {
 	uint64_t pages_free;	 /* in FREE spans */
 	uint64_t pages_released; /* in FREE spans with released set */
 	uint64_t scavenged_bytes, scavenge_runs;
+	uint64_t unmapped_bytes; /* cumulative address space given back with munmap */
 	uint64_t large_mallocs, large_frees, large_bytes; /* large objects (mheap.lock) */
 	uint64_t remote_frees; /* small objects freed by threads of other nodes (atomic) */
 
@@ -229,33 +234,51 @@ extern sl_mheap sl_heaps[SL_NUMA_MAX_NODES];
 extern unsigned sl_nheaps;
 extern uintptr_t sl_free_key; /* marks freed objects (word 1) for double-free checks */
 
-/* ---- arena.c: system memory, metadata, arenas and the page map ---- */
-typedef struct sl_arena {
-	sl_span *_Atomic spans[SL_ARENA_PAGES]; /* page -> span; written under mheap.lock */
-} sl_arena;
-extern sl_arena *_Atomic sl_arena_map[SL_ARENA_MAP_SIZE];
-
+/* ---- arena.c: metadata allocators ---- */
 void *sl_sys_map(size_t size);		      /* RW anonymous memory, NULL on failure */
-void *sl_meta_alloc(size_t size);	      /* zeroed, never freed */
-void *sl_fixalloc_get(int kind);	      /* a zeroed object of a fixed-size kind */
+void *sl_meta_alloc(size_t size);	      /* zeroed, never freed; NULL when out of memory */
+void *sl_fixalloc_get(int kind);	      /* a zeroed object of a fixed-size kind, or NULL */
 void sl_fixalloc_put(int kind, void *obj);
 enum { SL_FIX_SPAN, SL_FIX_BATCH, SL_FIX_MCACHE, SL_FIX_KINDS };
-bool sl_arena_reserve(size_t size, size_t commit, unsigned node, uintptr_t *base);
-bool sl_sys_commit(uintptr_t addr, size_t size);
-void sl_pagemap_set(uintptr_t base, size_t npages, sl_span *s);
 uint64_t sl_meta_sys_bytes(void);
 void sl_meta_prefork(void);
 void sl_meta_postfork_parent(void);
 void sl_meta_postfork_child(void);
 
-/* O(1) pointer -> span: two dependent loads (Go's arenas[].spans[]). NULL if the
- * address was never part of a span. */
+/* ---- pagemap.c: address space and the page map (pointer -> span) ---- */
+typedef struct sl_arena {
+	sl_span *_Atomic spans[SL_ARENA_PAGES]; /* page -> span; written by the owning mheap */
+} sl_arena;
+typedef struct sl_pm_mid {
+	sl_arena *_Atomic arenas[SL_PM_MID]; /* region -> page table; set once (CAS) */
+} sl_pm_mid;
+extern sl_pm_mid *_Atomic sl_pagemap_root[SL_PM_ROOT]; /* set once each (CAS) */
+
+bool sl_sys_reserve(size_t size, unsigned node, uintptr_t *base); /* PROT_NONE, page map covered */
+bool sl_sys_commit(uintptr_t addr, size_t size);
+void sl_sys_unmap(uintptr_t addr, size_t size);
+uint64_t sl_sys_reserved_bytes(void);
+bool sl_pagemap_cover(uintptr_t base, size_t size); /* false: out of metadata */
+void sl_pagemap_set(uintptr_t base, size_t npages, sl_span *s);
+
+/* The page table of the region holding a (48-bit address), or NULL if none exists. */
+SL_INLINE sl_arena *sl_pm_arena(uintptr_t a)
+{
+	sl_pm_mid *mid = atomic_load_explicit(&sl_pagemap_root[(a >> (SL_ARENA_SHIFT + SL_PM_MID_BITS)) & (SL_PM_ROOT - 1)],
+					      memory_order_acquire);
+	if (SL_UNLIKELY(!mid))
+		return NULL;
+	return atomic_load_explicit(&mid->arenas[(a >> SL_ARENA_SHIFT) & (SL_PM_MID - 1)], memory_order_acquire);
+}
+
+/* O(1) pointer -> span: three dependent loads (root, middle node, page table). NULL
+ * if the address was never part of a span. */
 SL_INLINE sl_span *sl_span_of(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 	if (SL_UNLIKELY(a >> SL_ADDR_BITS))
 		return NULL;
-	sl_arena *ar = atomic_load_explicit(&sl_arena_map[a >> SL_ARENA_SHIFT], memory_order_relaxed);
+	sl_arena *ar = sl_pm_arena(a);
 	if (SL_UNLIKELY(!ar))
 		return NULL;
 	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],
@@ -263,13 +286,12 @@ SL_INLINE sl_span *sl_span_of(const void *p)
 }
 
 /* The free fast path's lookup: no range check (an address beyond 48 bits aliases some
- * arena entry, and the span's object-index check then fails: callers must treat the
- * result as a hint and validate with sl_span_index). */
+ * region's entry, and the span's object-index check then fails: callers must treat the
+ * result as a hint and validate with sl_span_index / sl_span_is_object). */
 SL_INLINE sl_span *sl_span_of_fast(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	sl_arena *ar = atomic_load_explicit(&sl_arena_map[(a >> SL_ARENA_SHIFT) & (SL_ARENA_MAP_SIZE - 1)],
-					    memory_order_relaxed);
+	sl_arena *ar = sl_pm_arena(a);
 	if (SL_UNLIKELY(!ar))
 		return NULL;
 	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],
@@ -301,7 +323,8 @@ void sl_mheap_init(sl_mheap *h, unsigned node);
 sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool large);
 void sl_mheap_free(sl_mheap *h, sl_span *s);
 bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages); /* LARGE, in place */
-size_t sl_mheap_scavenge_all(sl_mheap *h); /* returns bytes released */
+size_t sl_mheap_scavenge_all(sl_mheap *h); /* every idle page released; returns bytes */
+size_t sl_mheap_trim(sl_mheap *h); /* scavenge_all, then idle address space unmapped */
 uint64_t sl_now_ms(void);
 void sl_mheap_prefork(sl_mheap *h);
 void sl_mheap_postfork_parent(sl_mheap *h);

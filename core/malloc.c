@@ -20,9 +20,10 @@
  *                 through the central-sync policy) and the class's spans with free
  *                 objects (under the policy's lock).
  *   mheap         one per NUMA node (numa/numa.h): free page runs by length, growth
- *                 into 64 MiB arenas, large objects, and the scavenger.
- *   page map      pointer -> span in two loads: sl_arena_map[addr >> 26] gives the
- *                 arena's page table, whose entry for the page is the span.
+ *                 into address-space reservations, large objects, and the scavenger.
+ *   page map      pointer -> span in three loads (pagemap.c): a static root, a middle
+ *                 node, and the page table of the address's 64 MiB region, whose
+ *                 entry for the page is the span; nodes exist only where the heap is.
  *
  * ==== Allocating n bytes ====
  *
@@ -103,12 +104,19 @@
  *
  * ==== Memory layout ====
  *
- *   Heap memory: arenas of 64 MiB, reserved PROT_NONE with mmap (never sbrk), aligned
- *   to 64 MiB, and made PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at
- *   least. Pages go back to the OS with madvise(MADV_DONTNEED), which keeps the
- *   mapping: an arena is never unmapped, so a stale pointer never faults.
- *   Metadata (spans, batches, caches, arena page tables, span bitmaps) comes from sl_meta_alloc,
- *   mmap-backed, never from malloc: the engine allocates nothing through itself.
+ *   Heap memory: address space reserved PROT_NONE with mmap (never sbrk) as the heap
+ *   needs it — 4 MiB first, each next reservation twice the last up to 64 MiB, and a
+ *   large request a reservation of its own, of its exact size — and made
+ *   PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at least. Idle pages go
+ *   back to the OS with madvise(MADV_DONTNEED); idle runs of 1 MiB or more, every idle
+ *   run at malloc_trim, and every idle run when a reservation fails are unmapped
+ *   (mheap.c states the policy), so a stale pointer into them faults and its free()
+ *   aborts as "not allocated by spanlab".
+ *   Metadata (spans, batches, caches, page-map nodes, span bitmaps) comes from
+ *   sl_meta_alloc, mmap-backed, never from malloc: the engine allocates nothing through
+ *   itself. What spanlab needs before the first allocation: about 100 KiB of page map
+ *   and 1 MiB of metadata besides the 4 MiB first reservation (README.md, "Address
+ *   space").
  *
  * ==== Initialisation and re-entry ====
  *
@@ -209,7 +217,10 @@ static uintptr_t sl_random_key(void)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		k = (uintptr_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&k ^ (uintptr_t)getpid();
 	}
-	return k | 1; /* odd: never a valid pointer to an 8-byte aligned object */
+	/* Odd, and the top bit set: never an 8-byte aligned pointer, and XORed with a user
+	 * pointer or a small integer it is never one either (the bitmap front end's test for
+	 * an encoded 8-byte link, core/frontend_bitmap.c). */
+	return k | 1 | ((uintptr_t)1 << 63);
 }
 
 static SL_NOINLINE SL_COLD void sl_init_slow(void)
@@ -411,11 +422,18 @@ static inline void *sl_malloc(size_t size)
 	return sl_alloc_large(size, 1, false);
 }
 
+/* The size of the live object p (realloc, malloc_usable_size): a freed object of 16
+ * bytes or more still holds the free key (see "Freeing p" above), and is reported
+ * as a use after free naming `fn`. */
 static size_t sl_usable(const char *fn, void *p, sl_span **sp)
 {
 	sl_span *s = sl_owner(fn, p);
 	*sp = s;
-	return s->state == SL_SPAN_SMALL ? sl_fe_usable(s, p) : s->npages << SL_PAGE_SHIFT;
+	if (s->state != SL_SPAN_SMALL)
+		return s->npages << SL_PAGE_SHIFT;
+	if (s->keyoff && sl_span_is_object(s, p) && *(void **)((char *)p + s->keyoff) == (void *)sl_free_key)
+		sl_fatal("%s(): pointer %p was freed (use after free or double free)", fn, p);
+	return sl_fe_usable(s, p);
 }
 
 /* An object of at least size bytes whose address is a multiple of align (a power of
@@ -566,7 +584,7 @@ static int sl_api_trim(size_t pad)
 	for (unsigned i = 0; i < sl_nheaps; i++) {
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++)
 			sl_mcentral_drain(&sl_heaps[i].central[cls]);
-		released += sl_mheap_scavenge_all(&sl_heaps[i]);
+		released += sl_mheap_trim(&sl_heaps[i]);
 	}
 	return released > 0;
 }

@@ -38,6 +38,7 @@ uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
 #define SL_MCACHE_SPARE_MAX 8 /* empty batch nodes kept per thread */
 
 static void sl_mcache_destructor(void *arg);
+static void sl_mcache_unregister_locked(sl_mcache *c);
 
 void sl_mcache_init_global(void)
 {
@@ -65,8 +66,16 @@ sl_mcache *sl_mcache_get_slow(void)
 	sl_caches = c;
 	sl_ncaches++;
 	pthread_mutex_unlock(&sl_caches_lock);
-	/* May allocate (keys beyond the first 32): served by the uncached path. */
-	pthread_setspecific(sl_cache_key, c);
+	/* May allocate (keys beyond the first 32): served by the uncached path. If it
+	 * fails (out of memory), thread exit would not flush the cache: go without one. */
+	if (pthread_setspecific(sl_cache_key, c) != 0) {
+		pthread_mutex_lock(&sl_caches_lock);
+		sl_mcache_unregister_locked(c);
+		pthread_mutex_unlock(&sl_caches_lock);
+		sl_fixalloc_put(SL_FIX_MCACHE, c);
+		sl_tls_state = SL_TLS_NONE;
+		return NULL;
+	}
 	sl_tls_cache = c;
 	return c;
 }

@@ -14,10 +14,27 @@
  *     returned to the OS with madvise(MADV_DONTNEED);
  *   - whenever resident idle memory exceeds SPANLAB_RETAIN_MB (default 32 MiB), the
  *     oldest runs are returned at once until it does not;
- *   - malloc_trim / spanlab_trim return every idle page at once.
+ *   - a run the scavenger returns that is (or merges into) at least
+ *     SL_UNMAP_MIN_PAGES (1 MiB) gives its address space back too (munmap instead of
+ *     madvise), and so does every idle run when the heap cannot grow (the address
+ *     space is exhausted): a program under `ulimit -v` can reuse for anything what
+ *     it freed;
+ *   - malloc_trim / spanlab_trim (sl_mheap_trim) return every idle page at once, then
+ *     unmap every idle run and the never-used tail of the current reservation.
  * The checks run on page-heap activity (span allocation and free), under mheap.lock;
  * there is no background thread, so an idle program keeps at most RETAIN_MB of idle
  * resident memory.
+ *
+ * Address space (pagemap.c) is reserved as the heap needs it: the first growth
+ * reservation of a heap is SL_RESERVE_MIN (4 MiB), each next one twice the last up to
+ * SL_RESERVE_MAX (64 MiB), committed (made read-write) 2 MiB at a time at least; a
+ * request of half the next reservation or more gets a reservation of its own, of
+ * exactly its size. When a reservation fails the heap tries smaller ones, down to
+ * exactly what the request needs.
+ *
+ * Out of memory: every operation that needs span structs takes them from the heap's
+ * small stock (sl_span_stock) before it changes anything, so a failure leaves the heap
+ * as it was and malloc returns NULL with ENOMEM.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -142,15 +159,48 @@ static sl_span *sl_free_find(sl_mheap *h, size_t npages)
 	return best;
 }
 
+/* ---- Span structs: a small per-heap stock (mheap.lock) ---- */
+
+#define SL_SPAN_STOCK_MAX 8
+
+/* Makes sure the stock holds at least n span structs; false when the metadata
+ * allocator is out of memory (nothing else changed). */
+static bool sl_span_stock(sl_mheap *h, uint32_t n)
+{
+	while (h->nspare < n) {
+		sl_span *s = sl_fixalloc_get(SL_FIX_SPAN);
+		if (!s)
+			return false;
+		s->next = h->spare;
+		h->spare = s;
+		h->nspare++;
+	}
+	return true;
+}
+
+/* A span struct from the stock, which the caller filled beforehand (sl_span_stock). */
 static sl_span *sl_span_new(uintptr_t base, size_t npages, sl_mheap *h)
 {
-	sl_span *s = sl_fixalloc_get(SL_FIX_SPAN);
-	if (!s)
-		sl_fatal("out of memory for span metadata");
+	sl_span *s = h->spare;
+	h->spare = s->next;
+	h->nspare--;
+	memset(s, 0, sizeof *s);
 	s->base = base;
 	s->npages = npages;
 	s->heap = h;
 	return s;
+}
+
+static void sl_span_dispose(sl_mheap *h, sl_span *s)
+{
+	s->state = SL_SPAN_DEAD;
+	if (h->nspare < SL_SPAN_STOCK_MAX) {
+		s->next = h->spare;
+		h->spare = s;
+		h->nspare++;
+	} else {
+		sl_fixalloc_put(SL_FIX_SPAN, s);
+	}
 }
 
 /* The FREE span in the same state as s that ends right before / starts right after s. */
@@ -177,24 +227,65 @@ static void sl_free_coalesce(sl_mheap *h, sl_span *s)
 		s->npages += n->npages;
 		if (n->free_since_ms > s->free_since_ms)
 			s->free_since_ms = n->free_since_ms;
-		n->state = SL_SPAN_DEAD;
-		sl_fixalloc_put(SL_FIX_SPAN, n);
+		sl_span_dispose(h, n);
 	}
 	sl_free_insert(h, s);
 }
 
 /* ---- Scavenger ---- */
 
-static void sl_scav_release(sl_mheap *h, sl_span *s)
+#define SL_UNMAP_MIN_PAGES 128 /* returned runs this long give back their address space */
+
+/* FREE span s (off the free lists) leaves the heap: its memory and address space go
+ * back to the OS. */
+static void sl_mheap_unmap(sl_mheap *h, sl_span *s)
+{
+	size_t bytes = s->npages << SL_PAGE_SHIFT;
+	sl_pagemap_set(s->base, s->npages, NULL);
+	sl_sys_unmap(s->base, bytes);
+	h->pages_sys -= s->npages;
+	h->unmapped_bytes += bytes;
+	sl_span_dispose(h, s);
+}
+
+/* Returns resident FREE span s to the OS; with `unmap`, a run of at least
+ * SL_UNMAP_MIN_PAGES (after merging with released neighbours) leaves the heap with its
+ * address space. */
+static void sl_scav_release(sl_mheap *h, sl_span *s, bool unmap)
 {
 	size_t bytes = s->npages << SL_PAGE_SHIFT;
 	sl_free_remove(h, s);
+	h->scavenged_bytes += bytes;
+	h->scavenge_runs++;
+	if (unmap && s->npages >= SL_UNMAP_MIN_PAGES) {
+		sl_mheap_unmap(h, s);
+		return;
+	}
 	madvise((void *)s->base, bytes, MADV_DONTNEED);
 	s->released = 1;
 	s->needzero = 0;
-	h->scavenged_bytes += bytes;
-	h->scavenge_runs++;
 	sl_free_coalesce(h, s);
+	if (unmap && s->npages >= SL_UNMAP_MIN_PAGES) {
+		sl_free_remove(h, s);
+		sl_mheap_unmap(h, s);
+	}
+}
+
+/* Every idle run goes back to the OS with its address space (the heap could not grow:
+ * the address space is exhausted). Returns whether anything was unmapped. */
+static bool sl_mheap_unmap_idle(sl_mheap *h)
+{
+	bool any = false;
+	for (;;) {
+		sl_span *s = h->large[0] ? h->large[0] : h->large[1];
+		for (size_t i = 1; !s && i < SL_HEAP_BINS; i++)
+			s = h->bins[i][0] ? h->bins[i][0] : h->bins[i][1];
+		if (!s)
+			return any;
+		sl_free_remove(h, s);
+		sl_mheap_unmap(h, s);
+		any = true;
+	}
 }
 
 static void sl_scavenge_due(sl_mheap *h)
@@ -209,7 +300,7 @@ static void sl_scavenge_due(sl_mheap *h)
 		uint64_t idle = (h->pages_free - h->pages_released) << SL_PAGE_SHIFT;
 		if (idle <= retain && now - s->free_since_ms < delay)
 			break;
-		sl_scav_release(h, s);
+		sl_scav_release(h, s, true);
 	}
 }
 
@@ -218,58 +309,114 @@ size_t sl_mheap_scavenge_all(sl_mheap *h)
 	pthread_mutex_lock(&h->lock);
 	uint64_t before = h->scavenged_bytes;
 	while (h->scav_head)
-		sl_scav_release(h, h->scav_head);
+		sl_scav_release(h, h->scav_head, false);
 	size_t released = (size_t)(h->scavenged_bytes - before);
+	pthread_mutex_unlock(&h->lock);
+	return released;
+}
+
+size_t sl_mheap_trim(sl_mheap *h)
+{
+	size_t released = sl_mheap_scavenge_all(h);
+	pthread_mutex_lock(&h->lock);
+	sl_mheap_unmap_idle(h);
+	if (h->arena_end > h->arena_next)
+		sl_sys_unmap(h->arena_next, h->arena_end - h->arena_next);
+	h->arena_next = h->arena_end = 0;
+	h->reserve_next = 0; /* growth starts small again */
 	pthread_mutex_unlock(&h->lock);
 	return released;
 }
 
 /* ---- Growth ---- */
 
+#define SL_RESERVE_MIN ((size_t)4 << 20)
+#define SL_RESERVE_MAX SL_ARENA_SIZE
+
+/* Committed pages [base, base + bytes) join the heap as a FREE span (released: fresh
+ * memory is zero and not resident). A span struct is in the stock. */
+static void sl_mheap_add(sl_mheap *h, uintptr_t base, size_t bytes)
+{
+	sl_span *s = sl_span_new(base, bytes >> SL_PAGE_SHIFT, h);
+	s->state = SL_SPAN_FREE;
+	s->released = 1;
+	sl_pagemap_set(s->base, s->npages, s);
+	h->pages_sys += s->npages;
+	sl_free_coalesce(h, s);
+}
+
+/* Reserves at least `bytes`, preferring `want`: the largest of want, 2 MiB and bytes
+ * that the OS grants (largest first). */
+static bool sl_mheap_reserve(sl_mheap *h, size_t bytes, size_t want, uintptr_t *base, size_t *size)
+{
+	size_t tries[3] = {want, (size_t)SL_COMMIT_MIN_PAGES << SL_PAGE_SHIFT, bytes};
+	for (int i = 0; i < 3; i++) {
+		size_t sz = tries[i] > bytes ? tries[i] : bytes;
+		if (i && sz >= *size)
+			continue; /* tried already */
+		*size = sz;
+		if (sl_sys_reserve(sz, h->node, base))
+			return true;
+	}
+	return false;
+}
+
 /* Makes at least npages contiguous pages available as a FREE span. */
-static bool sl_mheap_grow(sl_mheap *h, size_t npages)
+static bool sl_mheap_grow_once(sl_mheap *h, size_t npages)
 {
 	size_t bytes = npages << SL_PAGE_SHIFT;
-	size_t commit = npages < SL_COMMIT_MIN_PAGES ? (SL_COMMIT_MIN_PAGES << SL_PAGE_SHIFT) : bytes;
-	if (h->arena_end - h->arena_next < bytes) {
-		size_t size = (bytes + SL_ARENA_SIZE - 1) & ~(SL_ARENA_SIZE - 1);
-		if (commit > size)
-			commit = size;
+	size_t commit = bytes > (SL_COMMIT_MIN_PAGES << SL_PAGE_SHIFT) ? bytes : SL_COMMIT_MIN_PAGES << SL_PAGE_SHIFT;
+	if (!sl_span_stock(h, 1))
+		return false;
+	if (!h->reserve_next)
+		h->reserve_next = SL_RESERVE_MIN;
+	size_t tail = h->arena_end - h->arena_next;
+	if (tail < bytes && bytes >= h->reserve_next / 2) {
+		/* Large: a reservation of its own, of exactly its size; the current one keeps
+		 * its tail for the spans that follow. */
 		uintptr_t base;
-		if (!sl_arena_reserve(size, commit, h->node, &base))
+		if (!sl_sys_reserve(bytes, h->node, &base))
 			return false;
-		size_t tail = h->arena_end - h->arena_next;
-		if (base == h->arena_end && tail && sl_sys_commit(h->arena_next, tail)) {
-			/* Contiguous with the current arena: one region, grown at its end. */
-			commit += tail;
-		} else {
-			if (tail && sl_sys_commit(h->arena_next, tail)) {
-				/* Keep the old arena's tail as a free run rather than waste it. */
-				sl_span *t = sl_span_new(h->arena_next, tail >> SL_PAGE_SHIFT, h);
-				t->state = SL_SPAN_FREE;
-				t->released = 1;
-				sl_pagemap_set(t->base, t->npages, t);
-				h->pages_sys += t->npages;
-				sl_free_coalesce(h, t);
-			}
-			h->arena_next = base;
+		if (!sl_sys_commit(base, bytes)) {
+			sl_sys_unmap(base, bytes);
+			return false;
 		}
-		h->arena_end = base + size;
-	} else {
-		if (commit > h->arena_end - h->arena_next)
-			commit = h->arena_end - h->arena_next;
-		if (!sl_sys_commit(h->arena_next, commit))
-			return false;
+		sl_mheap_add(h, base, bytes);
+		return true;
 	}
-	size_t cpages = commit >> SL_PAGE_SHIFT;
-	sl_span *s = sl_span_new(h->arena_next, cpages, h);
-	s->state = SL_SPAN_FREE;
-	s->released = 1; /* fresh memory: zero, not resident */
-	sl_pagemap_set(s->base, cpages, s);
+	if (tail < bytes) {
+		uintptr_t base;
+		size_t size = 0;
+		if (!sl_mheap_reserve(h, bytes, h->reserve_next, &base, &size))
+			return false;
+		if (size == h->reserve_next && h->reserve_next < SL_RESERVE_MAX)
+			h->reserve_next *= 2;
+		if (tail && base == h->arena_end) {
+			h->arena_end = base + size; /* right after the old one: one region */
+		} else {
+			if (tail) /* never committed: only address space to give back */
+				sl_sys_unmap(h->arena_next, tail);
+			h->arena_next = base;
+			h->arena_end = base + size;
+		}
+		tail = h->arena_end - h->arena_next;
+	}
+	if (commit > tail)
+		commit = tail;
+	if (!sl_sys_commit(h->arena_next, commit))
+		return false;
+	sl_mheap_add(h, h->arena_next, commit);
 	h->arena_next += commit;
-	h->pages_sys += cpages;
-	sl_free_coalesce(h, s);
 	return true;
+}
+
+/* Grows the heap; when the OS refuses, the heap's idle runs give their address space
+ * back and it tries once more. */
+static bool sl_mheap_grow(sl_mheap *h, size_t npages)
+{
+	if (sl_mheap_grow_once(h, npages))
+		return true;
+	return sl_mheap_unmap_idle(h) && sl_mheap_grow_once(h, npages);
 }
 
 /* ---- Allocation and free ---- */
@@ -293,13 +440,14 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 	if (need < npages || need > ((size_t)1 << (SL_ADDR_BITS - SL_PAGE_SHIFT - 1)))
 		return NULL;
 	pthread_mutex_lock(&h->lock);
-	sl_span *s = sl_free_find(h, need);
-	if (!s) {
-		if (!sl_mheap_grow(h, need)) {
-			pthread_mutex_unlock(&h->lock);
-			return NULL;
-		}
+	sl_span *s = NULL;
+	/* Two span structs for the free pieces either side, before anything changes. */
+	if (sl_span_stock(h, 2) && !(s = sl_free_find(h, need)) && sl_mheap_grow(h, need) &&
+	    sl_span_stock(h, 2))
 		s = sl_free_find(h, need);
+	if (!s) {
+		pthread_mutex_unlock(&h->lock);
+		return NULL;
 	}
 	sl_free_remove(h, s);
 	uintptr_t start = s->base;
@@ -358,7 +506,9 @@ bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages)
 {
 	bool ok = true;
 	pthread_mutex_lock(&h->lock);
-	if (npages < s->npages) {
+	if (npages < s->npages && !sl_span_stock(h, 1)) {
+		ok = false; /* no span struct for the freed tail: the object stays as it is */
+	} else if (npages < s->npages) {
 		sl_span *t = sl_span_new(s->base + (npages << SL_PAGE_SHIFT), s->npages - npages, h);
 		t->state = SL_SPAN_FREE;
 		t->needzero = 1;
@@ -375,8 +525,7 @@ bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages)
 			sl_free_remove(h, r);
 			sl_pagemap_set(r->base, extra, s);
 			if (r->npages == extra) {
-				r->state = SL_SPAN_DEAD;
-				sl_fixalloc_put(SL_FIX_SPAN, r);
+				sl_span_dispose(h, r);
 			} else {
 				r->base += extra << SL_PAGE_SHIFT;
 				r->npages -= extra;

@@ -124,6 +124,7 @@ void spanlab_stats_get(spanlab_stats *out)
 		out->large_alloc += h->large_bytes;
 		out->scavenged += h->scavenged_bytes;
 		out->scavenge_runs += h->scavenge_runs;
+		out->unmapped += h->unmapped_bytes;
 		pthread_mutex_unlock(&h->lock);
 	}
 	out->mallocs += out->large_mallocs;
@@ -135,6 +136,7 @@ void spanlab_stats_get(spanlab_stats *out)
 	uint64_t held = small_alloc + span_free_bytes;
 	out->cached_bytes = span_obj_bytes > held ? span_obj_bytes - held : 0;
 	out->metadata_sys = sl_meta_sys_bytes();
+	out->heap_reserved = sl_sys_reserved_bytes();
 	out->sys = out->heap_sys + out->metadata_sys;
 	sl_fe_stats(out); /* the front end's own figures */
 }
@@ -149,7 +151,7 @@ void spanlab_stats_print(FILE *out, int json)
 	X(heap_objects) X(mallocs) X(frees) X(large_mallocs) X(large_frees) X(large_alloc)      \
 	X(cached_bytes) X(metadata_sys) X(scavenged) X(scavenge_runs) X(threads)               \
 	X(bitmap_refills) X(remote_merged) X(tiny_allocs) X(tiny_objects) X(tiny_blocks)       \
-	X(tiny_saved)
+	X(tiny_saved) X(heap_reserved) X(unmapped)
 #define SL_NODE_STATS_FIELDS(X)                                                               \
 	X(heap_sys) X(heap_inuse) X(heap_idle) X(heap_released) X(spans) X(large_mallocs)      \
 	X(large_frees) X(large_alloc) X(remote_frees)

@@ -116,6 +116,9 @@ typedef struct spanlab_stats {
 	uint64_t tiny_blocks;	/* 16-byte blocks holding them (and each cache's current one) */
 	uint64_t tiny_saved;	/* cumulative bytes saved: what the tiny allocations would have
 				 * taken in their own size classes, minus 16 per block used */
+	/* Address space (every mheap). */
+	uint64_t heap_reserved; /* bytes of address space reserved for the heap (used or not) */
+	uint64_t unmapped;	/* cumulative bytes of heap address space given back (munmap) */
 } spanlab_stats;
 
 /* Fills *out. Safe to call from any thread at any time. */

@@ -13,12 +13,21 @@
  * spans of the class it filled (`owned`, at most SL_BM_OWN_MAX, mimalloc's full pages
  * that stay with their thread): a span stays owned (s->fe_owner points at the entry) until it is handed
  * back to mcentral (core/frontend_bitmap.c states when).
- *   alloc: take the lowest set bit of `cache` (count trailing zeros), clear it.
+ *   alloc: take the lowest set bit of `cache` (count trailing zeros), clear it, and
+ *          clear the object's free mark.
  *   free by the owner, into any span it owns: set the object's bit (in `cache` or in
- *          s->freebits), after checking it was clear: a double free into an owned span
- *          is caught exactly. No atomic read-modify-write.
- *   free by anyone else: push on the span's atomic remote-free list (s->xfree), which
- *          the owner merges into the bitmap when it needs slots.
+ *          s->freebits), after checking it was clear and that the object holds no free
+ *          mark; then mark it. No atomic read-modify-write.
+ *   free by anyone else: check and set the free mark, push on the span's atomic
+ *          remote-free list (s->xfree), which the owner merges into the bitmap when it
+ *          needs slots.
+ * The free mark (as freelist's key, core/malloc.c) is sl_free_key in word 1 of a freed
+ * object of 16 bytes or more. An 8-byte object has only word 0: the owner's free
+ * stores the key there, a remote free stores its list link XORed with the key, and a
+ * free that finds either (sl_bm_marked) is a double free. So every double free is
+ * caught at the second free, whichever threads made the two, before the owner can
+ * hand the object out again (the false positive needs a live object holding the key,
+ * or an 8-byte one holding the key XOR the address of an object of its class).
  */
 #if defined(SL_FE_TYPES)
 #ifndef SPANLAB_FE_BITMAP_TYPES
@@ -117,10 +126,21 @@ SL_INLINE void *sl_fe_bitmap_alloc(uint32_t cls)
 		if (SL_LIKELY(bits != 0)) {
 			e->cache = bits & (bits - 1);
 			SL_COUNTER_ADD(e->nmalloc, 1);
-			return (void *)(e->wordbase + (uintptr_t)__builtin_ctzll(bits) * e->elemsize);
+			void **p = (void **)(e->wordbase + (uintptr_t)__builtin_ctzll(bits) * e->elemsize);
+			p[e->elemsize >= 16] = NULL; /* the free mark's word */
+			return p;
 		}
 	}
 	return sl_fe_bitmap_alloc_slow(cls);
+}
+
+/* Cheap part of the free-mark test (the rest in sl_bm_marked): true when the object
+ * may be marked freed — its mark word holds the key, or (8-byte objects) a value that
+ * decodes to an 8-byte aligned user address. */
+SL_INLINE bool sl_fe_bitmap_maybe_marked(const sl_span *s, const void *p)
+{
+	uintptr_t d = *(const uintptr_t *)((const char *)p + s->keyoff) ^ sl_free_key;
+	return d == 0 || (s->keyoff == 0 && (d & 7) == 0 && (d >> 48) == 0);
 }
 
 /*
@@ -148,8 +168,9 @@ SL_INLINE bool sl_fe_bitmap_free_fast(sl_mcache *c, sl_span *s, void *p)
 		uint64_t *w = &s->freebits[idx >> 6], *cw = &e->cache;
 		w = w == e->wordptr ? cw : w; /* the loaded word lives in `cache` */
 		/* `tiny`: frees of the 16-byte class go to the slow path (tiny blocks). */
-		if (SL_LIKELY(!(*w & bit) && !(SL_FE_BITMAP_TINY && e->slowfree))) {
+		if (SL_LIKELY(!(*w & bit) && !(SL_FE_BITMAP_TINY && e->slowfree) && !sl_fe_bitmap_maybe_marked(s, p))) {
 			*w |= bit;
+			*(uintptr_t *)((char *)p + s->keyoff) = sl_free_key;
 			SL_COUNTER_ADD(e->nfree, 1);
 			return true;
 		}

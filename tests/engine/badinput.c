@@ -5,8 +5,17 @@
  * the bad pointer (the same "%p" text the case printed before the call).
  *
  *   badinput stack|interior|plus8|interior-large|double-small|double-small-later|
- *            double-small-flushed|double-small-8|double-large|realloc-bad|usable-bad
+ *            double-small-flushed|double-small-8|double-large|realloc-bad|usable-bad|
+ *            realloc-freed|usable-freed|xdouble-<size>-<order>
+ *
+ * xdouble: a double free across threads, of an object of <size> bytes (8, 16, 64,
+ * 4096, 100000), <order> owner (the allocating thread frees first, another thread
+ * second), remote (the other way round) or remote2 (two other threads). If the second
+ * free is not caught, the program allocates 20000 objects of the size, all kept live,
+ * and reports whether one came out twice.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +33,53 @@ static void announce(const void *p)
 
 static volatile size_t sink;
 static size_t probe_size = 48; /* size of the case's object, for the final probe */
+
+static int cmp_addr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void *free_in_thread_fn(void *p)
+{
+	A(free)(p);
+	return NULL;
+}
+
+/* Frees p from a new thread (which then exits). */
+static void free_in_thread(void *p)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, free_in_thread_fn, p) != 0 || pthread_join(t, NULL) != 0)
+		_exit(3);
+}
+
+static void xdouble(size_t size, const char *order)
+{
+	probe_size = size;
+	void *keep[64];
+	for (int i = 0; i < 64; i++) /* the object is not alone in its span */
+		keep[i] = A(malloc)(size);
+	void *p = A(malloc)(size);
+	memset(p, 0x5A, size);
+	if (!strcmp(order, "owner")) {
+		A(free)(p);
+		announce(p);
+		free_in_thread(p);
+	} else if (!strcmp(order, "remote")) {
+		free_in_thread(p);
+		announce(p);
+		A(free)(p);
+	} else if (!strcmp(order, "remote2")) {
+		free_in_thread(p);
+		announce(p);
+		free_in_thread(p);
+	} else {
+		fprintf(stderr, "badinput: unknown order '%s'\n", order);
+		_exit(2);
+	}
+	sink = (size_t)keep[0];
+}
 
 static void run_case(const char *c)
 {
@@ -113,13 +169,39 @@ static void run_case(const char *c)
 		char *p = A(malloc)(200);
 		announce(p + 8);
 		sink = A(malloc_usable_size)(p + 8);
+	} else if (!strcmp(c, "realloc-freed")) {
+		char *p = A(malloc)(200);
+		A(free)(p);
+		announce(p);
+		fprintf(stderr, "expect-text: realloc()\n");
+		void *q = A(realloc)(p, 1000);
+		sink = (size_t)q;
+	} else if (!strcmp(c, "usable-freed")) {
+		char *p = A(malloc)(200);
+		A(free)(p);
+		announce(p);
+		fprintf(stderr, "expect-text: malloc_usable_size()\n");
+		sink = A(malloc_usable_size)(p);
+	} else if (!strncmp(c, "xdouble-", 8)) {
+		char *end;
+		size_t size = strtoul(c + 8, &end, 10);
+		if (*end != '-')
+			_exit(2);
+		xdouble(size, end + 1);
 	} else {
 		fprintf(stderr, "badinput: unknown case '%s'\n", c);
 		_exit(2);
 	}
-	/* A silently accepted double free shows when the object comes out twice. */
-	void *a = A(malloc)(probe_size), *b = A(malloc)(probe_size);
-	fprintf(stderr, "no abort (next two allocations: %p %p%s)\n", a, b, a == b ? ", the same object twice" : "");
+	/* A silently accepted double free shows when an object comes out twice. */
+	enum { PROBES = 20000 };
+	static uintptr_t got[PROBES];
+	for (int i = 0; i < PROBES; i++)
+		got[i] = (uintptr_t)A(malloc)(probe_size);
+	qsort(got, PROBES, sizeof got[0], cmp_addr);
+	int twice = 0;
+	for (int i = 1; i < PROBES; i++)
+		twice += got[i] && got[i] == got[i - 1];
+	fprintf(stderr, "no abort (%d objects came out twice)\n", twice);
 	_exit(0);
 }
 
@@ -160,6 +242,13 @@ int main(int argc, char **argv)
 	char *rest = strchr(line, '\n');
 	CHECK(rest != NULL);
 	CHECK_MSG(strstr(rest, ptr) != NULL, "case %s: the abort message does not name the pointer %s", argv[1], ptr);
+	char *want = strstr(out, "expect-text: ");
+	if (want) {
+		char text[64];
+		CHECK(sscanf(want, "expect-text: %63s", text) == 1);
+		CHECK_MSG(strstr(strchr(want, '\n'), text) != NULL, "case %s: the abort message does not say %s", argv[1],
+			  text);
+	}
 	printf("badinput %s: aborted, message names %s\n", argv[1], ptr);
 	return 0;
 }

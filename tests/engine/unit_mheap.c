@@ -339,6 +339,9 @@ static void test_random(void)
 		} else if (r % 97 == 0) {
 			sl_mheap_scavenge_all(H);
 			check_heap("random scavenge");
+		} else if (r % 89 == 0) {
+			sl_mheap_trim(H);
+			check_heap("random trim");
 		} else {
 			release(live[(r >> 8) % nlive]);
 		}
@@ -371,7 +374,8 @@ static void test_stats_released(void)
 		sys += sl_heaps[i].pages_sys << SL_PAGE_SHIFT;
 		inuse += sl_heaps[i].pages_inuse << SL_PAGE_SHIFT;
 	}
-	CHECK_CMP(st.heap_released, >=, sz);
+	/* trim gives idle runs back with their address space: counted as unmapped. */
+	CHECK_CMP(st.heap_released + st.unmapped, >=, sz);
 	CHECK_EQ(st.heap_released, rel);
 	CHECK_EQ(st.heap_idle, idle);
 	CHECK_EQ(st.heap_sys, sys);
@@ -379,6 +383,43 @@ static void test_stats_released(void)
 	CHECK_EQ(st.heap_released, st.heap_idle); /* trim released every idle page */
 	CHECK_EQ(st.heap_idle + st.heap_inuse, st.heap_sys);
 	CHECK_CMP(st.scavenged, >=, sz);
+}
+
+/* Address space: growth reserves what it needs (a large request gets a reservation of
+ * its own), trim unmaps every idle run and the unused tail, the page map forgets the
+ * unmapped pages, and the heap grows again afterwards. */
+static void test_trim_unmaps(void)
+{
+	sl_mheap_trim(H);
+	check_heap("trim start");
+	CHECK_EQ(heap.pages_sys, 0);
+	CHECK_EQ(heap.arena_next, heap.arena_end);
+	uint64_t res0 = sl_sys_reserved_bytes(), unm0 = heap.unmapped_bytes;
+	sl_span *small = alloc(3, 0);
+	uint64_t res1 = sl_sys_reserved_bytes();
+	CHECK_MSG(res1 - res0 <= ((size_t)4 << 20), "first growth reserved %" PRIu64 " bytes", res1 - res0);
+	size_t big = (size_t)40 << 20 >> SL_PAGE_SHIFT; /* 40 MiB: more than half the next reservation */
+	sl_span *large = alloc(big, 0);
+	CHECK_EQ(sl_sys_reserved_bytes() - res1, big << SL_PAGE_SHIFT);
+	uintptr_t lbase = large->base, sbase = small->base;
+	memset((void *)lbase, 7, SL_PAGE_SIZE);
+	release(large);
+	release(small);
+	CHECK(sl_span_of((void *)lbase) != NULL); /* free, still mapped */
+	sl_mheap_trim(H);
+	check_heap("after trim");
+	CHECK_EQ(heap.pages_sys, 0);
+	CHECK_EQ(heap.pages_free, 0);
+	CHECK_PTR_EQ(sl_span_of((void *)lbase), NULL);
+	CHECK_PTR_EQ(sl_span_of((void *)sbase), NULL);
+	CHECK_EQ(sl_sys_reserved_bytes(), res0);
+	CHECK_CMP(heap.unmapped_bytes - unm0, >=, big << SL_PAGE_SHIFT);
+	sl_span *again = alloc(big, 0);
+	const unsigned char *b = (const unsigned char *)again->base;
+	CHECK_EQ(b[0], 0); /* fresh memory */
+	release(again);
+	sl_mheap_trim(H);
+	check_heap("trim end");
 }
 
 int main(void)
@@ -394,6 +435,7 @@ int main(void)
 	test_resize();
 	test_release_zero();
 	test_random();
+	test_trim_unmaps();
 	test_stats_released();
 	printf("mheap: ok, %" PRIu64 " pages made usable\n", heap.pages_sys);
 	return 0;
