@@ -37,13 +37,10 @@
 /* ---- Geometry (see "Memory layout" in malloc.c) ---- */
 #define SL_PAGE_SHIFT 13
 #define SL_PAGE_SIZE ((size_t)1 << SL_PAGE_SHIFT) /* 8 KiB engine page */
-#define SL_ARENA_SHIFT 26			  /* page tables cover 64 MiB regions, as Go's arenas */
-#define SL_ARENA_SIZE ((size_t)1 << SL_ARENA_SHIFT)
-#define SL_ARENA_PAGES (SL_ARENA_SIZE >> SL_PAGE_SHIFT) /* 8192 */
 #define SL_ADDR_BITS 48
-#define SL_PM_MID_BITS 12 /* page map: root index = region >> 12, middle index = region & 4095 */
-#define SL_PM_MID ((size_t)1 << SL_PM_MID_BITS)
-#define SL_PM_ROOT ((size_t)1 << (SL_ADDR_BITS - SL_ARENA_SHIFT - SL_PM_MID_BITS)) /* 1024 */
+#define SL_PM_SHIFT 30 /* the page map's tables each cover a 1 GiB region */
+#define SL_PM_PAGES ((size_t)1 << (SL_PM_SHIFT - SL_PAGE_SHIFT)) /* 131072 entries, 1 MiB */
+#define SL_PM_ROOT ((size_t)1 << (SL_ADDR_BITS - SL_PM_SHIFT))	 /* 262144 entries, 2 MiB */
 #define SL_HEAP_BINS 128 /* free runs of 1..127 pages have an exact-length bin */
 #define SL_COMMIT_MIN_PAGES 256 /* grow the usable heap 2 MiB at a time at least */
 
@@ -246,13 +243,10 @@ void sl_meta_postfork_parent(void);
 void sl_meta_postfork_child(void);
 
 /* ---- pagemap.c: address space and the page map (pointer -> span) ---- */
-typedef struct sl_arena {
-	sl_span *_Atomic spans[SL_ARENA_PAGES]; /* page -> span; written by the owning mheap */
-} sl_arena;
-typedef struct sl_pm_mid {
-	sl_arena *_Atomic arenas[SL_PM_MID]; /* region -> page table; set once (CAS) */
-} sl_pm_mid;
-extern sl_pm_mid *_Atomic sl_pagemap_root[SL_PM_ROOT]; /* set once each (CAS) */
+typedef struct sl_pm_table {
+	sl_span *_Atomic spans[SL_PM_PAGES]; /* page -> span; written by the owning mheap */
+} sl_pm_table;
+extern sl_pm_table *_Atomic sl_pagemap_root[SL_PM_ROOT]; /* region -> table; set once (CAS) */
 
 bool sl_sys_reserve(size_t size, unsigned node, uintptr_t *base); /* PROT_NONE, page map covered */
 bool sl_sys_commit(uintptr_t addr, size_t size);
@@ -261,28 +255,17 @@ uint64_t sl_sys_reserved_bytes(void);
 bool sl_pagemap_cover(uintptr_t base, size_t size); /* false: out of metadata */
 void sl_pagemap_set(uintptr_t base, size_t npages, sl_span *s);
 
-/* The page table of the region holding a (48-bit address), or NULL if none exists. */
-SL_INLINE sl_arena *sl_pm_arena(uintptr_t a)
-{
-	sl_pm_mid *mid = atomic_load_explicit(&sl_pagemap_root[(a >> (SL_ARENA_SHIFT + SL_PM_MID_BITS)) & (SL_PM_ROOT - 1)],
-					      memory_order_acquire);
-	if (SL_UNLIKELY(!mid))
-		return NULL;
-	return atomic_load_explicit(&mid->arenas[(a >> SL_ARENA_SHIFT) & (SL_PM_MID - 1)], memory_order_acquire);
-}
-
-/* O(1) pointer -> span: three dependent loads (root, middle node, page table). NULL
- * if the address was never part of a span. */
+/* O(1) pointer -> span: two dependent loads (Go's arenas[].spans[]). NULL if the
+ * address was never part of a span. */
 SL_INLINE sl_span *sl_span_of(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 	if (SL_UNLIKELY(a >> SL_ADDR_BITS))
 		return NULL;
-	sl_arena *ar = sl_pm_arena(a);
-	if (SL_UNLIKELY(!ar))
+	sl_pm_table *t = atomic_load_explicit(&sl_pagemap_root[a >> SL_PM_SHIFT], memory_order_acquire);
+	if (SL_UNLIKELY(!t))
 		return NULL;
-	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],
-				    memory_order_relaxed);
+	return atomic_load_explicit(&t->spans[(a >> SL_PAGE_SHIFT) & (SL_PM_PAGES - 1)], memory_order_relaxed);
 }
 
 /* The free fast path's lookup: no range check (an address beyond 48 bits aliases some
@@ -291,11 +274,11 @@ SL_INLINE sl_span *sl_span_of(const void *p)
 SL_INLINE sl_span *sl_span_of_fast(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	sl_arena *ar = sl_pm_arena(a);
-	if (SL_UNLIKELY(!ar))
+	sl_pm_table *t = atomic_load_explicit(&sl_pagemap_root[(a >> SL_PM_SHIFT) & (SL_PM_ROOT - 1)],
+					      memory_order_acquire);
+	if (SL_UNLIKELY(!t))
 		return NULL;
-	return atomic_load_explicit(&ar->spans[(a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1)],
-				    memory_order_relaxed);
+	return atomic_load_explicit(&t->spans[(a >> SL_PAGE_SHIFT) & (SL_PM_PAGES - 1)], memory_order_relaxed);
 }
 
 /* True if p is the start of an object of SMALL span s (false for any other state: its

@@ -21,9 +21,9 @@
  *                 objects (under the policy's lock).
  *   mheap         one per NUMA node (numa/numa.h): free page runs by length, growth
  *                 into address-space reservations, large objects, and the scavenger.
- *   page map      pointer -> span in three loads (pagemap.c): a static root, a middle
- *                 node, and the page table of the address's 64 MiB region, whose
- *                 entry for the page is the span; nodes exist only where the heap is.
+ *   page map      pointer -> span in two loads (pagemap.c): a static root gives the
+ *                 page table of the address's 1 GiB region (built when the heap first
+ *                 reserves there), whose entry for the page is the span.
  *
  * ==== Allocating n bytes ====
  *
@@ -114,9 +114,9 @@
  *   aborts as "not allocated by spanlab".
  *   Metadata (spans, batches, caches, page-map nodes, span bitmaps) comes from
  *   sl_meta_alloc, mmap-backed, never from malloc: the engine allocates nothing through
- *   itself. What spanlab needs before the first allocation: about 100 KiB of page map
- *   and 1 MiB of metadata besides the 4 MiB first reservation (README.md, "Address
- *   space").
+ *   itself. What spanlab needs before the first allocation: 2 MiB of page-map root
+ *   and 1 MiB of metadata (both untouched but for what is used), a 1 MiB page table,
+ *   and the 4 MiB first reservation (README.md, "Address space").
  *
  * ==== Initialisation and re-entry ====
  *

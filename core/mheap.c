@@ -331,7 +331,7 @@ size_t sl_mheap_trim(sl_mheap *h)
 /* ---- Growth ---- */
 
 #define SL_RESERVE_MIN ((size_t)4 << 20)
-#define SL_RESERVE_MAX SL_ARENA_SIZE
+#define SL_RESERVE_MAX ((size_t)64 << 20)
 
 /* Committed pages [base, base + bytes) join the heap as a FREE span (released: fresh
  * memory is zero and not resident). A span struct is in the stock. */

@@ -2,16 +2,17 @@
  * core/pagemap.c — address space: reservations, commit, unmapping, and the sparse page
  * map (pointer -> span). See malloc.c ("Memory layout") for the overview.
  *
- * The page map is a three-level radix over the 48-bit address space, built on demand:
- * a static root of SL_PM_ROOT entries (8 KiB), each pointing to a middle node of
- * SL_PM_MID entries (32 KiB), each pointing to the page table of one 64 MiB region
- * (struct sl_arena: 8192 span pointers, 64 KiB). Only the nodes of regions the heap
- * has reserved exist, so a program that allocates 10 bytes pays about 100 KiB of page
- * map, not the 32 MiB a flat first level would take (address space counts against
- * `ulimit -v` whether touched or not).
+ * The page map is a two-level radix over the 48-bit address space: a static root of
+ * SL_PM_ROOT entries (2 MiB of .bss, untouched but for the entries in use), each
+ * pointing to the page table of one 1 GiB region (struct sl_pm_table: 131072 span
+ * pointers, 1 MiB), built when the heap first reserves address space in the region.
+ * A program that allocates 10 bytes pays 3 MiB of address space for it, not the 32
+ * MiB a first level over 64 MiB regions would take (address space counts against
+ * `ulimit -v` whether touched or not), and the free fast path still looks up a
+ * pointer in two loads.
  *
- * Nodes come from the metadata allocator, are never freed, and are published with a
- * compare-and-swap (the loser of a race keeps its node for the next region it needs):
+ * Tables come from the metadata allocator, are never freed, and are published with a
+ * compare-and-swap (the loser of a race keeps its table for the next region it needs):
  * covering a range takes no lock and never waits for another thread. Entries are
  * written by the page heap that owns the pages and read without a lock by free().
  */
@@ -22,66 +23,39 @@
 
 #include "internal.h"
 
-sl_pm_mid *_Atomic sl_pagemap_root[SL_PM_ROOT];
+sl_pm_table *_Atomic sl_pagemap_root[SL_PM_ROOT];
 
-/* A node that lost a publication race, kept for the next one (one of each kind per
- * thread that lost; metadata is never freed). */
-static sl_pm_mid *_Atomic sl_pm_spare_mid;
-static sl_arena *_Atomic sl_pm_spare_arena;
-
-static void *sl_pm_take_spare(void *_Atomic *slot, size_t size)
-{
-	void *n = atomic_exchange_explicit(slot, NULL, memory_order_acquire);
-	if (n) {
-		memset(n, 0, size);
-		return n;
-	}
-	return sl_meta_alloc(size);
-}
-
-static void sl_pm_keep_spare(void *_Atomic *slot, void *n)
-{
-	void *expect = NULL;
-	/* If a spare is already kept this one stays unused: metadata is never freed, and
-	 * the race that leaves one behind is rare. */
-	atomic_compare_exchange_strong_explicit(slot, &expect, n, memory_order_release, memory_order_relaxed);
-}
+/* A table that lost a publication race, kept for the next region (metadata is never
+ * freed). */
+static sl_pm_table *_Atomic sl_pm_spare;
 
 /* The page table of the region holding address a, created if need be; NULL when the
  * metadata allocator is out of memory. */
-static sl_arena *sl_pm_table(uintptr_t a)
+static sl_pm_table *sl_pm_table_of(uintptr_t a)
 {
-	uintptr_t r = a >> SL_ARENA_SHIFT;
-	sl_pm_mid *_Atomic *mslot = &sl_pagemap_root[r >> SL_PM_MID_BITS];
-	sl_pm_mid *mid = atomic_load_explicit(mslot, memory_order_acquire);
-	if (!mid) {
-		sl_pm_mid *n = sl_pm_take_spare((void *_Atomic *)&sl_pm_spare_mid, sizeof(sl_pm_mid));
-		if (!n)
-			return NULL;
-		if (atomic_compare_exchange_strong_explicit(mslot, &mid, n, memory_order_acq_rel, memory_order_acquire))
-			mid = n;
-		else
-			sl_pm_keep_spare((void *_Atomic *)&sl_pm_spare_mid, n);
-	}
-	sl_arena *_Atomic *aslot = &mid->arenas[r & (SL_PM_MID - 1)];
-	sl_arena *ar = atomic_load_explicit(aslot, memory_order_acquire);
-	if (!ar) {
-		sl_arena *n = sl_pm_take_spare((void *_Atomic *)&sl_pm_spare_arena, sizeof(sl_arena));
-		if (!n)
-			return NULL;
-		if (atomic_compare_exchange_strong_explicit(aslot, &ar, n, memory_order_acq_rel, memory_order_acquire))
-			ar = n;
-		else
-			sl_pm_keep_spare((void *_Atomic *)&sl_pm_spare_arena, n);
-	}
-	return ar;
+	sl_pm_table *_Atomic *slot = &sl_pagemap_root[a >> SL_PM_SHIFT];
+	sl_pm_table *t = atomic_load_explicit(slot, memory_order_acquire);
+	if (t)
+		return t;
+	sl_pm_table *n = atomic_exchange_explicit(&sl_pm_spare, NULL, memory_order_acquire);
+	if (n)
+		memset(n, 0, sizeof *n);
+	else if (!(n = sl_meta_alloc(sizeof *n)))
+		return NULL;
+	if (atomic_compare_exchange_strong_explicit(slot, &t, n, memory_order_acq_rel, memory_order_acquire))
+		return n;
+	/* Another thread published one first. If a spare is already kept this one stays
+	 * unused: the race that leaves one behind is rare. */
+	sl_pm_table *expect = NULL;
+	atomic_compare_exchange_strong_explicit(&sl_pm_spare, &expect, n, memory_order_release, memory_order_relaxed);
+	return t;
 }
 
 bool sl_pagemap_cover(uintptr_t base, size_t size)
 {
 	uintptr_t end = base + size;
-	for (uintptr_t a = base & ~(uintptr_t)(SL_ARENA_SIZE - 1); a < end; a += SL_ARENA_SIZE)
-		if (!sl_pm_table(a))
+	for (uintptr_t a = base & ~(((uintptr_t)1 << SL_PM_SHIFT) - 1); a < end; a += (uintptr_t)1 << SL_PM_SHIFT)
+		if (!sl_pm_table_of(a))
 			return false;
 	return true;
 }
@@ -92,13 +66,13 @@ void sl_pagemap_set(uintptr_t base, size_t npages, sl_span *s)
 {
 	uintptr_t a = base;
 	for (size_t i = 0; i < npages;) {
-		sl_arena *ar = sl_pm_arena(a);
-		size_t first = (a >> SL_PAGE_SHIFT) & (SL_ARENA_PAGES - 1);
-		size_t n = SL_ARENA_PAGES - first;
+		sl_pm_table *t = atomic_load_explicit(&sl_pagemap_root[a >> SL_PM_SHIFT], memory_order_relaxed);
+		size_t first = (a >> SL_PAGE_SHIFT) & (SL_PM_PAGES - 1);
+		size_t n = SL_PM_PAGES - first;
 		if (n > npages - i)
 			n = npages - i;
 		for (size_t j = 0; j < n; j++)
-			atomic_store_explicit(&ar->spans[first + j], s, memory_order_relaxed);
+			atomic_store_explicit(&t->spans[first + j], s, memory_order_relaxed);
 		i += n;
 		a += n << SL_PAGE_SHIFT;
 	}
