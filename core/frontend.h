@@ -40,7 +40,6 @@
 #define sl_fe_usable SL_FE_ALIAS(_usable)
 #define sl_fe_cache_init SL_FE_ALIAS(_cache_init)
 #define sl_fe_cache_teardown SL_FE_ALIAS(_cache_teardown)
-#define sl_fe_cache_retire SL_FE_ALIAS(_cache_retire)
 #define sl_fe_flush SL_FE_ALIAS(_flush)
 #define sl_fe_cache_mallocs SL_FE_ALIAS(_cache_mallocs)
 #define sl_fe_cache_frees SL_FE_ALIAS(_cache_frees)
@@ -58,7 +57,6 @@ SL_CHECK_SIGNATURE(sl_fe_check_interior, bool (*)(sl_span *, const void *));
 SL_CHECK_SIGNATURE(sl_fe_usable, size_t (*)(sl_span *, const void *));
 SL_CHECK_SIGNATURE(sl_fe_cache_init, void (*)(sl_mcache *));
 SL_CHECK_SIGNATURE(sl_fe_cache_teardown, void (*)(sl_mcache *));
-SL_CHECK_SIGNATURE(sl_fe_cache_retire, void (*)(sl_mcache *));
 SL_CHECK_SIGNATURE(sl_fe_flush, void (*)(sl_mcache *));
 SL_CHECK_SIGNATURE(sl_fe_cache_mallocs, uint64_t (*)(sl_mcache *, uint32_t));
 SL_CHECK_SIGNATURE(sl_fe_cache_frees, uint64_t (*)(sl_mcache *, uint32_t));

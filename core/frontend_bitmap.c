@@ -57,9 +57,6 @@
  * tiny free); only threads without a cache count here. */
 static uint64_t sl_bm_merged;
 static uint64_t sl_tiny_uncached_frees, sl_tiny_uncached_released;
-/* Per-cache counters of exited threads. */
-static uint64_t sl_bm_dead_refills, sl_tiny_dead_allocs, sl_tiny_dead_class_bytes;
-static uint64_t sl_tiny_dead_blocks, sl_tiny_dead_frees, sl_tiny_dead_released;
 
 #define SL_STAT_ADD(var, n) __atomic_fetch_add(&(var), (n), __ATOMIC_RELAXED)
 
@@ -764,18 +761,6 @@ void sl_fe_bitmap_cache_init(sl_mcache *c)
 /* Thread exit: the current tiny block and every span go back to mcentral. */
 void sl_fe_bitmap_cache_teardown(sl_mcache *c) { sl_fe_bitmap_flush(c); }
 
-/* The cache leaves the registry (registry lock held): its counts join the retired
- * totals, read under the same lock (sl_bm_sum_cache), so a reader counts them once. */
-void sl_fe_bitmap_cache_retire(sl_mcache *c)
-{
-	SL_STAT_ADD(sl_bm_dead_refills, SL_COUNTER_READ(c->fe.refills));
-	SL_STAT_ADD(sl_tiny_dead_allocs, SL_COUNTER_READ(c->fe.tiny_allocs));
-	SL_STAT_ADD(sl_tiny_dead_class_bytes, SL_COUNTER_READ(c->fe.tiny_class_bytes));
-	SL_STAT_ADD(sl_tiny_dead_blocks, SL_COUNTER_READ(c->fe.tiny_blocks));
-	SL_STAT_ADD(sl_tiny_dead_frees, SL_COUNTER_READ(c->fe.tiny_frees));
-	SL_STAT_ADD(sl_tiny_dead_released, SL_COUNTER_READ(c->fe.tiny_released));
-}
-
 /* Free objects of a span on the partial list (its mcentral's lock held). */
 uint64_t sl_fe_bitmap_span_free_objects(sl_span *s)
 {
@@ -783,26 +768,19 @@ uint64_t sl_fe_bitmap_span_free_objects(sl_span *s)
 	return (x & SL_XF_OWNED) ? 0 : s->nelems - (x >> 48);
 }
 
-/* The per-cache counters summed over live caches, retired caches and the uncached
- * path (sl_bm_sum_cache). */
+/* The per-cache counters summed over every cache of the registry (an idle cache keeps
+ * its counts) and the uncached path (sl_bm_sum_cache). */
 typedef struct sl_bm_sums {
 	uint64_t refills, tiny_allocs, tiny_class_bytes, tiny_blocks, tiny_frees, tiny_released;
 } sl_bm_sums;
 
-/* Adds a live cache's counts, then (c == NULL) the retired caches' and the uncached
- * path's: all under the registry lock. */
+/* Adds a cache's counts, then (c == NULL) the uncached path's. */
 static void sl_bm_sum_cache(sl_mcache *c, void *arg)
 {
 	sl_bm_sums *sum = arg;
 	if (!c) {
-		sum->refills += __atomic_load_n(&sl_bm_dead_refills, __ATOMIC_RELAXED);
-		sum->tiny_allocs += __atomic_load_n(&sl_tiny_dead_allocs, __ATOMIC_RELAXED);
-		sum->tiny_class_bytes += __atomic_load_n(&sl_tiny_dead_class_bytes, __ATOMIC_RELAXED);
-		sum->tiny_blocks += __atomic_load_n(&sl_tiny_dead_blocks, __ATOMIC_RELAXED);
-		sum->tiny_frees += __atomic_load_n(&sl_tiny_dead_frees, __ATOMIC_RELAXED) +
-				   __atomic_load_n(&sl_tiny_uncached_frees, __ATOMIC_RELAXED);
-		sum->tiny_released += __atomic_load_n(&sl_tiny_dead_released, __ATOMIC_RELAXED) +
-				      __atomic_load_n(&sl_tiny_uncached_released, __ATOMIC_RELAXED);
+		sum->tiny_frees += __atomic_load_n(&sl_tiny_uncached_frees, __ATOMIC_RELAXED);
+		sum->tiny_released += __atomic_load_n(&sl_tiny_uncached_released, __ATOMIC_RELAXED);
 		return;
 	}
 	sum->refills += SL_COUNTER_READ(c->fe.refills);

@@ -15,6 +15,7 @@
 #include "../base/compiler.h"
 #include "../base/log.h"
 #include "../include/spanlab.h"
+#include "testhooks.h" /* before the policies: their test hooks */
 #include "config.h"
 
 /* ---- Thread-local storage (compiler helpers: base/compiler.h) ---- */
@@ -45,6 +46,16 @@
 #define SL_COMMIT_MIN_PAGES 256 /* grow the usable heap 2 MiB at a time at least */
 
 _Static_assert(SL_NUM_CLASSES <= SPANLAB_MAX_CLASSES, "public stats hold every class");
+
+/* Lock-free central lists (core/mcentral.c) with a lock-free sync policy and the
+ * `freelist` front end; the bitmap front ends keep the policy's lock for their span
+ * lists. SL_ENGINE_LOCKFREE: every malloc-family path of the variant is lock-free. */
+#if SL_SYNC_ENGINE_LOCKFREE && defined(SPANLAB_FRONTEND_FREELIST)
+#define SL_CENTRAL_LOCKFREE 1
+#else
+#define SL_CENTRAL_LOCKFREE 0
+#endif
+#define SL_ENGINE_LOCKFREE SL_CENTRAL_LOCKFREE
 
 typedef struct sl_span sl_span;
 typedef struct sl_mheap sl_mheap;
@@ -91,6 +102,14 @@ struct sl_span {
 	sl_span *scav_next, *scav_prev;
 	uint64_t free_since_ms;
 
+#if SL_CENTRAL_LOCKFREE
+	/* SMALL, lock-free central lists (core/mcentral.c): the anchor holds the span's
+	 * free-object state in one word, changed only by CAS; plink links the span on its
+	 * mcentral's partial stack. freelist, carve, nfree and partial above are unused. */
+	_Atomic uint64_t anchor;
+	sl_sync_link_t plink;
+#endif
+
 	/* SMALL under the bitmap front ends (core/frontend/bitmap.h); NULL / 0 otherwise. */
 	uint64_t *freebits;    /* nelems bits, 1 = free slot: written by the owning cache's
 				* thread while a cache owns the span, else under the mcentral's lock */
@@ -118,7 +137,15 @@ struct sl_mcentral {
 	/* Spare batch nodes, so that flush rarely needs the metadata allocator. */
 	sl_sync_stack_t spare SL_ALIGNED_CL;
 
-	sl_sync_lock_t lock SL_ALIGNED_CL; /* guards everything below */
+#if SL_CENTRAL_LOCKFREE
+	/* Spans with free objects (anchor state LISTED), popped and pushed without a lock;
+	 * may also hold EMPTY spans whose descriptors the popper retires. */
+	sl_sync_stack_t partial_stack SL_ALIGNED_CL;
+	uint64_t span_free; /* objects free in this class's spans (atomic; statistics) */
+#endif
+
+	sl_sync_lock_t lock SL_ALIGNED_CL; /* guards everything below (lock-free lists: only
+					    * fe_spare; nspans is then atomic) */
 	sl_span *partial; /* SMALL spans of this class with nfree > 0 */
 	uint64_t nspans;  /* SMALL spans of this class (stats) */
 	void *fe_spare;	  /* bitmap front ends: spare span bitmaps of this class */
@@ -151,9 +178,23 @@ struct sl_mheap {
 	uint64_t unmapped_bytes; /* cumulative address space given back with munmap */
 	uint64_t large_mallocs, large_frees, large_bytes; /* large objects (mheap.lock) */
 	uint64_t remote_frees; /* small objects freed by threads of other nodes (atomic) */
+#if SL_SYNC_ENGINE_LOCKFREE
+	/* The lock-free page heap (core/mheap_lockfree.c) uses none of the lists above and
+	 * no lock: the page counts are atomic counters, and these. */
+	struct sl_region *_Atomic regions; /* append-only list of arenas (never unmapped) */
+	int scav_busy;			   /* a thread runs the periodic scavenge (atomic) */
+	uint64_t last_scavenge_ms;	   /* when the last periodic scan started (atomic) */
+	sl_span free_span;		   /* FREE sentinel the page map names for free pages */
+#endif
 
 	sl_mcentral central[SL_NUM_CLASSES];
 };
+
+/* The page counts statistics read, one X(field) each. */
+#define SL_HEAP_COUNTERS(X)                                                                   \
+	X(pages_sys) X(pages_inuse) X(pages_free) X(pages_released) X(scavenged_bytes)         \
+	X(scavenge_runs) X(large_mallocs) X(large_frees) X(large_bytes) X(remote_frees)        \
+	X(unmapped_bytes)
 
 /* ---- mcache (one per thread) ---- */
 typedef struct sl_freelist {
@@ -193,8 +234,11 @@ struct sl_mcache {
 	sl_mheap *heap;	    /* the heap this thread allocates from */
 	sl_batch *spare;    /* empty batch nodes, linked through head */
 	uint32_t nspare;
-	/* Registry of live caches, guarded by sl_caches_lock. */
-	sl_mcache *reg_next, *reg_prev;
+	/* Registry (core/mcache.c): every cache ever made, on a push-only list, never
+	 * freed. reg_next is set once before the cache is published; reg_state (atomic)
+	 * says whether a thread uses it (enum sl_reg_state). */
+	sl_mcache *reg_next;
+	uint32_t reg_state;
 };
 
 /* ---- Per-class constants derived at initialisation (read-only afterwards) ---- */
@@ -309,6 +353,10 @@ bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages); /* LARGE, in place
 size_t sl_mheap_scavenge_all(sl_mheap *h); /* every idle page released; returns bytes */
 size_t sl_mheap_trim(sl_mheap *h); /* scavenge_all, then idle address space unmapped */
 uint64_t sl_now_ms(void);
+#if SL_SYNC_ENGINE_LOCKFREE
+/* Gives pages [base, base + npages pages) back without touching a span descriptor. */
+void sl_mheap_free_pages(sl_mheap *h, uintptr_t base, size_t npages);
+#endif
 void sl_mheap_prefork(sl_mheap *h);
 void sl_mheap_postfork_parent(sl_mheap *h);
 void sl_mheap_postfork_child(sl_mheap *h);
@@ -348,8 +396,9 @@ void sl_mcache_init_global(void);
 void sl_mcache_prefork(void);
 void sl_mcache_postfork_parent(void);
 void sl_mcache_postfork_child(void);
-/* Calls fn on every live cache, then once with NULL, all under the registry lock
- * (statistics: the NULL call reads what retired caches left). */
+/* Calls fn on every cache of the registry (live or idle: an idle cache keeps its
+ * counts), then once with NULL (statistics: the NULL call reads the uncached path's
+ * counts). Lock-free; runs concurrently with thread start and exit. */
 void sl_mcache_foreach(void (*fn)(sl_mcache *c, void *arg), void *arg);
 extern uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
 

@@ -26,10 +26,20 @@ enum { SL_TLS_NONE = 0, SL_TLS_LIVE, SL_TLS_EXITED };
 static SL_TLS int sl_tls_state;
 
 static pthread_key_t sl_cache_key;
-static pthread_mutex_t sl_caches_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the below */
-static sl_mcache *sl_caches;					      /* live caches */
-static uint64_t sl_ncaches;
-static uint64_t sl_dead_nmalloc[SL_NUM_CLASSES], sl_dead_nfree[SL_NUM_CLASSES];
+
+/*
+ * The registry: every cache ever made, on a list that only grows (one CAS pushes a new
+ * cache), never freed. A cache whose thread exited stays on it, idle, with its
+ * counters, and the next new thread reuses it (one CAS moves it from idle to live), so
+ * a reader summing the counters of every cache on the list counts each object exactly
+ * once without any lock: nothing is ever moved from a cache into retired totals.
+ * Progress: creation, exit and reading are lock-free (a failed CAS means another
+ * thread claimed a cache or pushed one); nothing on the list is reclaimed, so readers
+ * need no protection.
+ */
+enum sl_reg_state { SL_REG_IDLE = 0, SL_REG_LIVE, SL_REG_DEAD /* lost in a fork child */ };
+static sl_mcache *_Atomic sl_caches; /* head of the list */
+static uint64_t sl_ncaches;	     /* live caches (atomic) */
 
 /* Objects served without a cache (during initialisation, after the thread's cache was
  * torn down at exit): atomic counters, off the fast path. */
@@ -38,7 +48,6 @@ uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
 #define SL_MCACHE_SPARE_MAX 8 /* empty batch nodes kept per thread */
 
 static void sl_mcache_destructor(void *arg);
-static void sl_mcache_unregister_locked(sl_mcache *c);
 
 void sl_mcache_init_global(void)
 {
@@ -46,33 +55,48 @@ void sl_mcache_init_global(void)
 		sl_fatal("pthread_key_create failed: cannot track thread exit");
 }
 
+/* An idle cache of the registry, now live, or NULL. Its lists are empty (its thread
+ * flushed them at exit); its counters carry on. */
+static sl_mcache *sl_registry_claim(void)
+{
+	for (sl_mcache *c = atomic_load_explicit(&sl_caches, memory_order_acquire); c; c = c->reg_next) {
+		uint32_t idle = SL_REG_IDLE;
+		if (__atomic_load_n(&c->reg_state, __ATOMIC_RELAXED) == SL_REG_IDLE &&
+		    __atomic_compare_exchange_n(&c->reg_state, &idle, SL_REG_LIVE, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return c;
+	}
+	return NULL;
+}
+
 sl_mcache *sl_mcache_get_slow(void)
 {
 	if (sl_tls_state != SL_TLS_NONE || !sl_initialized())
 		return NULL; /* being created (re-entry), exited, or initialising */
 	sl_tls_state = SL_TLS_LIVE;
-	sl_mcache *c = sl_fixalloc_get(SL_FIX_MCACHE);
+	sl_mcache *c = sl_registry_claim();
 	if (!c) {
-		sl_tls_state = SL_TLS_NONE;
-		return NULL;
+		if (!(c = sl_fixalloc_get(SL_FIX_MCACHE))) {
+			sl_tls_state = SL_TLS_NONE;
+			return NULL;
+		}
+		c->reg_state = SL_REG_LIVE;
+		sl_mcache *head = atomic_load_explicit(&sl_caches, memory_order_relaxed);
+		do
+			c->reg_next = head;
+		while (!atomic_compare_exchange_weak_explicit(&sl_caches, &head, c, memory_order_release,
+							      memory_order_relaxed));
 	}
+	SL_TEST_PARK(SL_PARK_REGISTRY);
 	c->heap = &sl_heaps[sl_numa_current_node() % sl_nheaps];
 	sl_fe_cache_init(c);
-	pthread_mutex_lock(&sl_caches_lock);
-	c->reg_prev = NULL;
-	c->reg_next = sl_caches;
-	if (sl_caches)
-		sl_caches->reg_prev = c;
-	sl_caches = c;
-	sl_ncaches++;
-	pthread_mutex_unlock(&sl_caches_lock);
+	__atomic_fetch_add(&sl_ncaches, 1, __ATOMIC_RELAXED);
 	/* May allocate (keys beyond the first 32): served by the uncached path. If it
-	 * fails (out of memory), thread exit would not flush the cache: go without one. */
+	 * fails (out of memory), thread exit would not flush the cache: go without one
+	 * (the cache, still empty, goes back to the registry idle). */
 	if (pthread_setspecific(sl_cache_key, c) != 0) {
-		pthread_mutex_lock(&sl_caches_lock);
-		sl_mcache_unregister_locked(c);
-		pthread_mutex_unlock(&sl_caches_lock);
-		sl_fixalloc_put(SL_FIX_MCACHE, c);
+		__atomic_fetch_sub(&sl_ncaches, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->reg_state, SL_REG_IDLE, __ATOMIC_RELEASE);
 		sl_tls_state = SL_TLS_NONE;
 		return NULL;
 	}
@@ -228,22 +252,6 @@ void sl_mcache_flush_all(sl_mcache *c)
 
 /* ---- Thread exit ---- */
 
-static void sl_mcache_unregister_locked(sl_mcache *c)
-{
-	if (c->reg_prev)
-		c->reg_prev->reg_next = c->reg_next;
-	else
-		sl_caches = c->reg_next;
-	if (c->reg_next)
-		c->reg_next->reg_prev = c->reg_prev;
-	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-		sl_dead_nmalloc[cls] += sl_fe_cache_mallocs(c, cls);
-		sl_dead_nfree[cls] += sl_fe_cache_frees(c, cls);
-	}
-	sl_fe_cache_retire(c);
-	sl_ncaches--;
-}
-
 static void sl_mcache_release_spares(sl_mcache *c)
 {
 	while (c->spare) {
@@ -254,8 +262,9 @@ static void sl_mcache_release_spares(sl_mcache *c)
 	c->nspare = 0;
 }
 
-/* pthread key destructor: everything the thread cached goes back to mcentral. Later
- * allocations by this thread (other destructors, TLS teardown) take the uncached path. */
+/* pthread key destructor: everything the thread cached goes back to mcentral and the
+ * cache becomes idle in the registry, counters kept. Later allocations by this thread
+ * (other destructors, TLS teardown) take the uncached path. */
 static void sl_mcache_destructor(void *arg)
 {
 	sl_mcache *c = arg;
@@ -263,58 +272,49 @@ static void sl_mcache_destructor(void *arg)
 	sl_tls_state = SL_TLS_EXITED;
 	sl_fe_cache_teardown(c);
 	sl_mcache_release_spares(c);
-	pthread_mutex_lock(&sl_caches_lock);
-	sl_mcache_unregister_locked(c);
-	pthread_mutex_unlock(&sl_caches_lock);
 	sl_sync_thread_exit();
-	sl_fixalloc_put(SL_FIX_MCACHE, c);
+	__atomic_fetch_sub(&sl_ncaches, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->reg_state, SL_REG_IDLE, __ATOMIC_RELEASE);
 }
 
 /* ---- Statistics ---- */
 
 void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads)
 {
-	pthread_mutex_lock(&sl_caches_lock);
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-		nmalloc[cls] = sl_dead_nmalloc[cls] + __atomic_load_n(&sl_uncached_mallocs[cls], __ATOMIC_RELAXED);
-		nfree[cls] = sl_dead_nfree[cls] + __atomic_load_n(&sl_uncached_frees[cls], __ATOMIC_RELAXED);
+		nmalloc[cls] = __atomic_load_n(&sl_uncached_mallocs[cls], __ATOMIC_RELAXED);
+		nfree[cls] = __atomic_load_n(&sl_uncached_frees[cls], __ATOMIC_RELAXED);
 	}
-	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
+	for (sl_mcache *c = atomic_load_explicit(&sl_caches, memory_order_acquire); c; c = c->reg_next)
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 			nmalloc[cls] += sl_fe_cache_mallocs(c, cls);
 			nfree[cls] += sl_fe_cache_frees(c, cls);
 		}
-	*threads = sl_ncaches;
-	pthread_mutex_unlock(&sl_caches_lock);
+	*threads = __atomic_load_n(&sl_ncaches, __ATOMIC_RELAXED);
 }
 
 void sl_mcache_foreach(void (*fn)(sl_mcache *c, void *arg), void *arg)
 {
-	pthread_mutex_lock(&sl_caches_lock);
-	for (sl_mcache *c = sl_caches; c; c = c->reg_next)
+	for (sl_mcache *c = atomic_load_explicit(&sl_caches, memory_order_acquire); c; c = c->reg_next)
 		fn(c, arg);
-	fn(NULL, arg); /* still under the lock: the caches retired so far */
-	pthread_mutex_unlock(&sl_caches_lock);
+	fn(NULL, arg);
 }
 
 /* ---- fork ---- */
 
-void sl_mcache_prefork(void) { pthread_mutex_lock(&sl_caches_lock); }
-void sl_mcache_postfork_parent(void) { pthread_mutex_unlock(&sl_caches_lock); }
+/* The registry needs no quiescing: each change is one atomic instruction. */
+void sl_mcache_prefork(void) {}
+void sl_mcache_postfork_parent(void) {}
 
-/* In the child only the forking thread exists: the other threads' caches are dropped
- * (their counts kept; the objects they held are lost to the child, as in TCMalloc). */
+/* In the child only the forking thread exists: the other threads' live caches are
+ * dropped (their counts kept; the objects they held are lost to the child, as in
+ * TCMalloc) and never reused, since their lists still name those objects. */
 void sl_mcache_postfork_child(void)
 {
-	pthread_mutex_init(&sl_caches_lock, NULL);
-	sl_mcache *c = sl_caches;
-	while (c) {
-		sl_mcache *next = c->reg_next;
-		if (c != sl_tls_cache) {
-			sl_mcache_unregister_locked(c);
+	for (sl_mcache *c = atomic_load_explicit(&sl_caches, memory_order_relaxed); c; c = c->reg_next)
+		if (c != sl_tls_cache && __atomic_load_n(&c->reg_state, __ATOMIC_RELAXED) == SL_REG_LIVE) {
+			__atomic_store_n(&c->reg_state, SL_REG_DEAD, __ATOMIC_RELAXED);
+			__atomic_fetch_sub(&sl_ncaches, 1, __ATOMIC_RELAXED);
 			sl_mcache_release_spares(c);
-			sl_fixalloc_put(SL_FIX_MCACHE, c);
 		}
-		c = next;
-	}
 }

@@ -7,12 +7,36 @@
  * a stack and move in O(1) through the sync policy; only when that stack is empty (on
  * refill) or full (on flush) does a cache reach the spans, under the central's lock.
  * A span whose every object has come back is returned to the mheap at once.
+ *
+ * With a sync policy that declares SL_SYNC_<IMPL>_ENGINE_LOCKFREE and the `freelist`
+ * front end (SL_CENTRAL_LOCKFREE), the span path takes no lock either: see "Lock-free
+ * span lists" below.
  */
+#include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
 
 #define SL_CENTRAL_FULL_BYTES ((size_t)256 << 10) /* full batches kept per class */
+
+#if SL_CENTRAL_LOCKFREE
+/* The span anchor (one 64-bit word): avail (bits 0-15) is 1 + the index of the first
+ * object of the span's free chain (0: empty chain), carve (16-31) the number of objects
+ * ever carved, count (32-47) the free objects (chain + not yet carved), state (48-49). */
+#define SL_ANCHOR_MAX 0xfffeu
+#define SL_ANCHOR(avail, carve, count, state)                                                \
+	((uint64_t)(avail) | (uint64_t)(carve) << 16 | (uint64_t)(count) << 32 | (uint64_t)(state) << 48)
+#define SL_ANCHOR_AVAIL(a) ((uint32_t)(a)&0xffffu)
+#define SL_ANCHOR_CARVE(a) ((uint32_t)((a) >> 16) & 0xffffu)
+#define SL_ANCHOR_COUNT(a) ((uint32_t)((a) >> 32) & 0xffffu)
+#define SL_ANCHOR_STATE(a) ((uint32_t)((a) >> 48) & 3u)
+enum {
+	SL_ANCHOR_UNLISTED = 0, /* no free object, not on the partial stack */
+	SL_ANCHOR_LISTED,	/* on the partial stack, or its push or a take is in progress */
+	SL_ANCHOR_EMPTY,	/* every object free: its pages went back to the mheap */
+};
+#endif
 
 void sl_mcentral_init(sl_mcentral *c, sl_mheap *h, uint32_t sizeclass)
 {
@@ -30,6 +54,13 @@ void sl_mcentral_init(sl_mcentral *c, sl_mheap *h, uint32_t sizeclass)
 	size_t per = (size_t)c->batch * c->elemsize;
 	c->max_full = (uint32_t)(SL_CENTRAL_FULL_BYTES / per > 16 ? SL_CENTRAL_FULL_BYTES / per : 16);
 	c->heap = h;
+#if SL_CENTRAL_LOCKFREE
+	sl_sync_stack_init(&c->partial_stack);
+	c->span_free = 0;
+	if (c->nelems > SL_ANCHOR_MAX)
+		sl_fatal("size class %u: %u objects per span, the span anchor holds %u", sizeclass, c->nelems,
+			 SL_ANCHOR_MAX);
+#endif
 }
 
 /* ---- Full batches and spare nodes (sync policy) ---- */
@@ -98,6 +129,7 @@ sl_span *sl_mcentral_grow(sl_mcentral *c)
 	return s;
 }
 
+#if !SL_CENTRAL_LOCKFREE
 uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 {
 	void *list = NULL;
@@ -165,6 +197,210 @@ void sl_mcentral_give_list(sl_mcentral *c, void *head)
 	}
 	sl_sync_unlock(&c->lock);
 }
+#endif
+
+#if SL_CENTRAL_LOCKFREE
+/*
+ * ---- Lock-free span lists ----
+ *
+ * The descriptor/anchor design of Michael (PLDI 2004) and LRMalloc, without the ABA
+ * tag they need for popping one object at a time. A span's free objects form a chain
+ * linked through word 0 (NULL-terminated) whose head, together with the carve index,
+ * the free count and the list state, is one 64-bit anchor changed only by CAS:
+ *   give  (a run of objects of the span back)  last->next = head; CAS anchor to
+ *         (first, count + n). Like a Treiber push, correct whenever the head is still
+ *         the one it linked to.
+ *   take  (a batch out)      CAS anchor to an empty chain: the taker then owns the whole
+ *         chain and walks it at leisure; or, if the chain is empty, advance the carve
+ *         index by up to `want` objects. Neither reads through a pointer before its
+ *         CAS, so an anchor that changed and changed back is exactly the state the CAS
+ *         expects: no ABA, no tag.
+ * List membership is a token. Whoever moves the anchor from UNLISTED to LISTED (the
+ * first give after a take emptied it) pushes the span on the class's partial stack
+ * (the sync policy's ABA-safe stack); a taker pops it, and either pushes it back (free
+ * objects left) or leaves it UNLISTED in the same CAS that takes the last ones. The give
+ * that brings count to nelems sets EMPTY and returns the pages to the mheap at once,
+ * reading only values copied before its CAS (the descriptor may be recycled after it).
+ * The descriptor is retired by the token holder: the popper that finds it EMPTY, or
+ * that same give if the span was UNLISTED (nobody else holds it).
+ * Progress: take and give are lock-free (each CAS fails only because another thread's
+ * CAS on the anchor succeeded; the partial stack is lock-free). Reclamation: span
+ * descriptors are fixalloc metadata, never unmapped, so a stale pop reads mapped
+ * memory; the stack's generation counter rejects it.
+ */
+
+static inline sl_span *sl_span_of_plink(sl_sync_link_t *l)
+{
+	return l ? (sl_span *)((char *)l - offsetof(sl_span, plink)) : NULL;
+}
+
+/* CAS that a negative control can turn into a racy load + store (SL_BROKEN_ANCHOR). */
+static inline bool sl_anchor_cas(sl_span *s, uint64_t *old, uint64_t val)
+{
+	if (SL_TEST_BROKEN(SL_BROKEN_ANCHOR)) {
+		sched_yield();
+		atomic_store_explicit(&s->anchor, val, memory_order_release);
+		return true;
+	}
+	return atomic_compare_exchange_weak_explicit(&s->anchor, old, val, memory_order_acq_rel,
+						     memory_order_acquire);
+}
+
+static inline void *sl_obj(const sl_mcentral *c, uintptr_t base, uint32_t idx)
+{
+	return (void *)(base + (uintptr_t)idx * c->elemsize);
+}
+
+/* Links objects [from, from + n) of the span at base, in order, NULL-terminated. */
+static void *sl_carve(const sl_mcentral *c, uintptr_t base, uint32_t from, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		*(void **)sl_obj(c, base, from + i) = i + 1 < n ? sl_obj(c, base, from + i + 1) : NULL;
+	return n ? sl_obj(c, base, from) : NULL;
+}
+
+/* A new span of the class: up to `want` objects carved for the caller, the span listed
+ * if objects are left. */
+static uint32_t sl_central_new_span(sl_mcentral *c, uint32_t want, void **head)
+{
+	sl_span *s = sl_mheap_alloc(c->heap, c->npages, 0, false);
+	if (!s)
+		return 0;
+	s->sizeclass = (uint8_t)c->sizeclass;
+	s->elemsize = c->elemsize;
+	s->nelems = c->nelems;
+	s->keyoff = SL_KEY_OFFSET(c->elemsize);
+	s->limit = c->nelems * c->elemsize;
+	s->divmagic = UINT64_MAX / c->elemsize + 1;
+	uint32_t k = want < c->nelems ? want : c->nelems, left = c->nelems - k;
+	*head = sl_carve(c, s->base, 0, k);
+	atomic_store_explicit(&s->anchor, SL_ANCHOR(0, k, left, left ? SL_ANCHOR_LISTED : SL_ANCHOR_UNLISTED),
+			      memory_order_relaxed);
+	__atomic_store_n(&s->state, SL_SPAN_SMALL, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&c->nspans, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->span_free, left, __ATOMIC_RELAXED);
+	if (left) {
+		SL_TEST_PARK(SL_PARK_CENTRAL_LIST);
+		sl_sync_stack_push(&c->partial_stack, &s->plink);
+	}
+	return k;
+}
+
+/* Objects of a span, most often a batch or more: the whole free chain of the first
+ * listed span, else up to `want` carved ones, else a new span. May return more than
+ * `want` (a chain): refills keep them; a caller that asked for fewer than a batch gets
+ * the surplus given back. 0: out of memory. */
+uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
+{
+	for (;;) {
+		sl_span *s = sl_span_of_plink(sl_sync_stack_pop(&c->partial_stack));
+		if (!s)
+			return sl_central_new_span(c, want, head);
+		SL_TEST_PARK(SL_PARK_CENTRAL_TAKE);
+		uint64_t old = atomic_load_explicit(&s->anchor, memory_order_acquire), val = 0;
+		uint32_t chain = 0, k = 0;
+		while (SL_ANCHOR_STATE(old) != SL_ANCHOR_EMPTY) {
+			uint32_t carve = SL_ANCHOR_CARVE(old), count = SL_ANCHOR_COUNT(old);
+			uint32_t uncarved = c->nelems - carve;
+			chain = SL_ANCHOR_AVAIL(old) ? count - uncarved : 0;
+			k = chain ? 0 : (want < uncarved ? want : uncarved);
+			uint32_t left = count - chain - k;
+			val = SL_ANCHOR(0, carve + k, left, left ? SL_ANCHOR_LISTED : SL_ANCHOR_UNLISTED);
+			if (sl_anchor_cas(s, &old, val))
+				break;
+		}
+		if (SL_ANCHOR_STATE(old) == SL_ANCHOR_EMPTY) {
+			/* Emptied while listed: its pages are gone; we hold the token. */
+			s->state = SL_SPAN_DEAD;
+			sl_fixalloc_put(SL_FIX_SPAN, s);
+			continue;
+		}
+		uintptr_t base = s->base;
+		void *list = chain ? sl_obj(c, base, SL_ANCHOR_AVAIL(old) - 1) : sl_carve(c, base, SL_ANCHOR_CARVE(old), k);
+		uint32_t n = chain + k;
+		__atomic_fetch_sub(&c->span_free, n, __ATOMIC_RELAXED);
+		if (SL_ANCHOR_STATE(val) == SL_ANCHOR_LISTED)
+			sl_sync_stack_push(&c->partial_stack, &s->plink);
+		if (n > want && want < c->batch) {
+			void *cut = list;
+			for (uint32_t i = 1; i < want; i++)
+				cut = *(void **)cut;
+			void *rest = *(void **)cut;
+			*(void **)cut = NULL;
+			sl_mcentral_give_list(c, rest);
+			n = want;
+		}
+		if (n) {
+			*head = list;
+			return n;
+		}
+	}
+}
+
+/* The span is about to go back to the page heap (see the locked version below). */
+static void sl_clear_keys(const sl_mcentral *c, uintptr_t base, uint32_t carved)
+{
+	uint32_t off = SL_KEY_OFFSET(c->elemsize);
+	if (off)
+		for (uint32_t i = 0; i < carved; i++)
+			*(void **)((char *)sl_obj(c, base, i) + off) = NULL;
+}
+
+/* A run of n objects of one span back to it, first .. last already linked through
+ * word 0 (last's link is rewritten): one CAS for the run. */
+static void sl_central_give(sl_mcentral *c, sl_span *s, void *first, void *last, uint32_t n)
+{
+	/* Constant while the span is SMALL, and it is until this give completes. */
+	uintptr_t base = s->base;
+	size_t npages = s->npages;
+	bool exact;
+	uint32_t idx = sl_span_index(s, first, &exact);
+	uint64_t old = atomic_load_explicit(&s->anchor, memory_order_acquire), val;
+	do {
+		if (SL_ANCHOR_STATE(old) == SL_ANCHOR_EMPTY || SL_ANCHOR_COUNT(old) + n > c->nelems)
+			sl_fatal("free(): double free of an object of span %p (size class %u, %u bytes)", (void *)base,
+				 c->sizeclass, c->elemsize);
+		uint32_t avail = SL_ANCHOR_AVAIL(old), count = SL_ANCHOR_COUNT(old) + n;
+		*(void **)last = avail ? sl_obj(c, base, avail - 1) : NULL;
+		val = SL_ANCHOR(idx + 1, SL_ANCHOR_CARVE(old), count,
+				count == c->nelems ? SL_ANCHOR_EMPTY : SL_ANCHOR_LISTED);
+	} while (!sl_anchor_cas(s, &old, val));
+	if (SL_ANCHOR_STATE(val) == SL_ANCHOR_EMPTY) {
+		__atomic_fetch_sub(&c->nspans, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&c->span_free, c->nelems, __ATOMIC_RELAXED);
+		sl_clear_keys(c, base, SL_ANCHOR_CARVE(val));
+		sl_mheap_free_pages(c->heap, base, npages);
+		if (SL_ANCHOR_STATE(old) == SL_ANCHOR_UNLISTED) {
+			/* Never listed since its last take: nobody else holds the descriptor. */
+			s->state = SL_SPAN_DEAD;
+			sl_fixalloc_put(SL_FIX_SPAN, s);
+		}
+	} else if (SL_ANCHOR_STATE(old) == SL_ANCHOR_UNLISTED) {
+		SL_TEST_PARK(SL_PARK_CENTRAL_LIST);
+		sl_sync_stack_push(&c->partial_stack, &s->plink);
+	}
+}
+
+/* Objects back to their spans, each run of consecutive objects of one span (a batch
+ * mostly holds such runs) with one CAS. */
+void sl_mcentral_give_list(sl_mcentral *c, void *head)
+{
+	uint64_t total = 0;
+	while (head) {
+		sl_span *s = sl_span_of(head);
+		void *last = head, *next;
+		uint32_t n = 1;
+		while ((next = *(void **)last) && sl_span_is_object(s, next)) {
+			last = next;
+			n++;
+		}
+		sl_central_give(c, s, head, last, n);
+		total += n;
+		head = next;
+	}
+	__atomic_fetch_add(&c->span_free, total, __ATOMIC_RELAXED);
+}
+#endif
 
 void sl_mcentral_drain(sl_mcentral *c)
 {

@@ -78,13 +78,25 @@ void spanlab_stats_get(spanlab_stats *out)
 	for (unsigned i = 0; i < sl_nheaps; i++)
 		for (uint32_t c = 1; c < SL_NUM_CLASSES; c++) {
 			sl_mcentral *ct = &sl_heaps[i].central[c];
+#if SL_CENTRAL_LOCKFREE
+			/* Lock-free span lists: counters, no walk, no lock. */
+			uint64_t nspans = __atomic_load_n(&ct->nspans, __ATOMIC_RELAXED);
+			int64_t sfree = (int64_t)__atomic_load_n(&ct->span_free, __ATOMIC_RELAXED);
+			if (sfree < 0) /* a give_list's count lands after its spans emptied */
+				sfree = 0;
+			if ((uint64_t)sfree > nspans * ct->nelems)
+				sfree = (int64_t)(nspans * ct->nelems);
+			span_free_bytes += (uint64_t)sfree * ct->elemsize;
+#else
 			sl_sync_lock(&ct->lock);
-			spans[c] += ct->nspans;
-			out->node[i].spans += ct->nspans;
-			span_obj_bytes += ct->nspans * ct->nelems * (uint64_t)ct->elemsize;
+			uint64_t nspans = ct->nspans;
 			for (sl_span *s = ct->partial; s; s = s->next)
 				span_free_bytes += sl_fe_span_free_objects(s) * ct->elemsize;
 			sl_sync_unlock(&ct->lock);
+#endif
+			spans[c] += nspans;
+			out->node[i].spans += nspans;
+			span_obj_bytes += nspans * ct->nelems * (uint64_t)ct->elemsize;
 		}
 	uint64_t small_alloc = 0, small_objects = 0;
 	out->nclasses = SL_NUM_CLASSES;
@@ -106,7 +118,17 @@ void spanlab_stats_get(spanlab_stats *out)
 	for (unsigned i = 0; i < sl_nheaps; i++) {
 		sl_mheap *h = &sl_heaps[i];
 		spanlab_node_stats *ns = &out->node[i];
+#if SL_SYNC_ENGINE_LOCKFREE
+		/* The lock-free page heap keeps atomic counters: read without a lock (each
+		 * is exact, their sum a moment's snapshot). */
+		sl_mheap snap;
+#define SL_SNAP(f) snap.f = __atomic_load_n(&h->f, __ATOMIC_RELAXED);
+		SL_HEAP_COUNTERS(SL_SNAP)
+#undef SL_SNAP
+		h = &snap;
+#else
 		pthread_mutex_lock(&h->lock);
+#endif
 		ns->heap_sys = h->pages_sys << SL_PAGE_SHIFT;
 		ns->heap_inuse = h->pages_inuse << SL_PAGE_SHIFT;
 		ns->heap_idle = h->pages_free << SL_PAGE_SHIFT;
@@ -125,7 +147,9 @@ void spanlab_stats_get(spanlab_stats *out)
 		out->scavenged += h->scavenged_bytes;
 		out->scavenge_runs += h->scavenge_runs;
 		out->unmapped += h->unmapped_bytes;
+#if !SL_SYNC_ENGINE_LOCKFREE
 		pthread_mutex_unlock(&h->lock);
+#endif
 	}
 	out->mallocs += out->large_mallocs;
 	out->frees += out->large_frees;

@@ -11,18 +11,22 @@
 #include "sync/mutex.h"
 #define SL_SYNC_IMPL mutex
 #define SL_SYNC_NAME "mutex"
+#define SL_SYNC_ENGINE_LOCKFREE SL_SYNC_MUTEX_ENGINE_LOCKFREE
 #elif defined(SPANLAB_SYNC_SPIN)
 #include "sync/spin.h"
 #define SL_SYNC_IMPL spin
 #define SL_SYNC_NAME "spin"
+#define SL_SYNC_ENGINE_LOCKFREE SL_SYNC_SPIN_ENGINE_LOCKFREE
 #elif defined(SPANLAB_SYNC_LOCKFREE)
 #include "sync/lockfree.h"
 #define SL_SYNC_IMPL lockfree
 #define SL_SYNC_NAME "lockfree"
+#define SL_SYNC_ENGINE_LOCKFREE SL_SYNC_LOCKFREE_ENGINE_LOCKFREE
 #elif defined(SPANLAB_SYNC_RCU)
 #include "sync/rcu.h"
 #define SL_SYNC_IMPL rcu
 #define SL_SYNC_NAME "rcu"
+#define SL_SYNC_ENGINE_LOCKFREE SL_SYNC_RCU_ENGINE_LOCKFREE
 #else
 #error "no central-sync policy selected: define SPANLAB_SYNC_<IMPL> (see policies/sync/README.md)"
 #endif
@@ -48,6 +52,8 @@
 #define sl_sync_postfork_child SL_SYNC_ALIAS(_postfork_child)
 
 /* The contract, checked at compile time for the selected implementation. */
+_Static_assert(SL_SYNC_ENGINE_LOCKFREE == 0 || SL_SYNC_ENGINE_LOCKFREE == 1,
+	       "SL_SYNC_<IMPL>_ENGINE_LOCKFREE is 0 or 1");
 SL_CHECK_SIGNATURE(sl_sync_lock_init, void (*)(sl_sync_lock_t *));
 SL_CHECK_SIGNATURE(sl_sync_lock, void (*)(sl_sync_lock_t *));
 SL_CHECK_SIGNATURE(sl_sync_unlock, void (*)(sl_sync_lock_t *));

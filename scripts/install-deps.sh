@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what spanlab needs from Debian's archive, only what is missing.
-# Usage: scripts/install-deps.sh [--check]   (--check: list what is missing, install nothing)
+# Usage: scripts/install-deps.sh [--apps] [--check]
+#   --apps   also the application programs of the 'apps' workloads (experiments/apps.toml)
+#   --check  list what is missing, install nothing (exit 1 if anything is)
 set -euo pipefail
 
 PACKAGES=(
@@ -10,11 +12,21 @@ PACKAGES=(
   python3 python3-matplotlib                 # experiments and plots
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4   # baseline allocators
   sqlite3 xz-utils gzip perl                 # real programs the tests preload into
+  lua5.4                                     # the application workload the tests run
 )
+# Application workloads (spanlab-exp 'app' cells): the measured programs and redis's
+# load generator.
+APP_PACKAGES=(redis-server redis-tools rocksdb-tools sqlite3 lua5.4 python3 z3)
 
-case "${1:-}" in
-  -h|--help) sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-esac
+check=0
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --apps) PACKAGES+=("${APP_PACKAGES[@]}") ;;
+    --check) check=1 ;;
+    *) echo "install-deps: unknown option $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,7 +37,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "install-deps: missing: ${missing[*]}"
-[ "${1:-}" = "--check" ] && exit 1
+[ "$check" = 1 ] && exit 1
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

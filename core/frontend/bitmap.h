@@ -105,7 +105,6 @@ bool sl_fe_bitmap_check_interior(sl_span *s, const void *p);
 size_t sl_fe_bitmap_usable(sl_span *s, const void *p);
 void sl_fe_bitmap_cache_init(sl_mcache *c);
 void sl_fe_bitmap_cache_teardown(sl_mcache *c);
-void sl_fe_bitmap_cache_retire(sl_mcache *c);
 void sl_fe_bitmap_flush(sl_mcache *c);
 uint64_t sl_fe_bitmap_span_free_objects(sl_span *s);
 void sl_fe_bitmap_stats(spanlab_stats *out);

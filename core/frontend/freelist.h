@@ -98,8 +98,6 @@ SL_INLINE void sl_fe_freelist_cache_init(sl_mcache *c)
 }
 
 SL_INLINE void sl_fe_freelist_cache_teardown(sl_mcache *c) { sl_mcache_flush_all(c); }
-/* No statistics of its own: the engine keeps the per-class counts. */
-SL_INLINE void sl_fe_freelist_cache_retire(sl_mcache *c) { (void)c; }
 SL_INLINE void sl_fe_freelist_flush(sl_mcache *c) { sl_mcache_flush_all(c); }
 
 SL_INLINE uint64_t sl_fe_freelist_cache_mallocs(sl_mcache *c, uint32_t cls)

@@ -31,7 +31,6 @@ typedef sl_fe_bitmap_cache sl_fe_tiny_cache;
 #define sl_fe_tiny_usable sl_fe_bitmap_usable
 #define sl_fe_tiny_cache_init sl_fe_bitmap_cache_init
 #define sl_fe_tiny_cache_teardown sl_fe_bitmap_cache_teardown
-#define sl_fe_tiny_cache_retire sl_fe_bitmap_cache_retire
 #define sl_fe_tiny_flush sl_fe_bitmap_flush
 #define sl_fe_tiny_cache_mallocs sl_fe_bitmap_cache_mallocs
 #define sl_fe_tiny_cache_frees sl_fe_bitmap_cache_frees

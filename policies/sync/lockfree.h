@@ -1,6 +1,9 @@
 /*
  * Central sync policy `lockfree`: the batch stacks are Concurrency Kit's lock-free
- * Treiber stack (ck_stack), ABA-safe; the span lists stay under a pthread mutex.
+ * Treiber stack (ck_stack), ABA-safe. The policy declares ENGINE_LOCKFREE: with the
+ * `freelist` front end the engine keeps its span lists lock-free on a second such stack
+ * (core/mcentral.c) and uses the lock-free page heap (core/mheap_lockfree.c); the
+ * mutex below guards span lists only for the `bitmap` and `tiny` front ends.
  * Contract: policies/sync/README.md.
  *
  * ABA: ck_stack_(try)pop_mpmc compares and swaps the pair (head, generation) with one
@@ -17,14 +20,21 @@
  *   stack_push, stack_pop  lock-free (a CAS fails only because another thread's
  *                          operation succeeded; no thread waits for a preempted one;
  *                          failed attempts back off exponentially, capped)
- *   lock / unlock          blocking (pthread mutex: the span lists are the cold path,
- *                          entered only when the batch stack is empty or full, and a
- *                          mutex sleeps instead of spinning behind a preempted holder)
+ *   lock / unlock          blocking (pthread mutex; taken only by the bitmap front
+ *                          ends, whose span lists are not yet lock-free)
  *   fork hooks             the stack has nothing to quiesce: each operation is one
  *                          atomic instruction, so the child sees a consistent stack.
  */
 #ifndef SPANLAB_SYNC_LOCKFREE_H
 #define SPANLAB_SYNC_LOCKFREE_H
+
+/* 1: the engine uses its lock-free span lists and page heap with this policy
+ * (policies/sync/README.md, "Engine"). */
+#define SL_SYNC_LOCKFREE_ENGINE_LOCKFREE 1
+
+#ifndef SL_SYNC_HOOK_LOCKED
+#define SL_SYNC_HOOK_LOCKED() ((void)0) /* test builds: a park point while the lock is held */
+#endif
 
 #include <ck_backoff.h>
 #include <ck_stack.h>
@@ -38,7 +48,11 @@
 typedef pthread_mutex_t sl_sync_lockfree_lock_t;
 
 static inline void sl_sync_lockfree_lock_init(sl_sync_lockfree_lock_t *l) { pthread_mutex_init(l, NULL); }
-static inline void sl_sync_lockfree_lock(sl_sync_lockfree_lock_t *l) { pthread_mutex_lock(l); }
+static inline void sl_sync_lockfree_lock(sl_sync_lockfree_lock_t *l)
+{
+	pthread_mutex_lock(l);
+	SL_SYNC_HOOK_LOCKED();
+}
 static inline void sl_sync_lockfree_unlock(sl_sync_lockfree_lock_t *l) { pthread_mutex_unlock(l); }
 static inline void sl_sync_lockfree_lock_reinit(sl_sync_lockfree_lock_t *l) { pthread_mutex_init(l, NULL); }
 

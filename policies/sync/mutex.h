@@ -7,6 +7,14 @@
 #ifndef SPANLAB_SYNC_MUTEX_H
 #define SPANLAB_SYNC_MUTEX_H
 
+/* 1: the engine uses its lock-free span lists and page heap with this policy
+ * (policies/sync/README.md, "Engine"). */
+#define SL_SYNC_MUTEX_ENGINE_LOCKFREE 0
+
+#ifndef SL_SYNC_HOOK_LOCKED
+#define SL_SYNC_HOOK_LOCKED() ((void)0) /* test builds: a park point while the lock is held */
+#endif
+
 #include <pthread.h>
 #include <stddef.h>
 
@@ -16,7 +24,11 @@ static inline void sl_sync_mutex_lock_init(sl_sync_mutex_lock_t *l)
 {
 	pthread_mutex_init(l, NULL);
 }
-static inline void sl_sync_mutex_lock(sl_sync_mutex_lock_t *l) { pthread_mutex_lock(l); }
+static inline void sl_sync_mutex_lock(sl_sync_mutex_lock_t *l)
+{
+	pthread_mutex_lock(l);
+	SL_SYNC_HOOK_LOCKED();
+}
 static inline void sl_sync_mutex_unlock(sl_sync_mutex_lock_t *l) { pthread_mutex_unlock(l); }
 static inline void sl_sync_mutex_lock_reinit(sl_sync_mutex_lock_t *l)
 {
@@ -41,6 +53,7 @@ static inline void sl_sync_mutex_stack_init(sl_sync_mutex_stack_t *s)
 static inline void sl_sync_mutex_stack_push(sl_sync_mutex_stack_t *s, sl_sync_mutex_link_t *n)
 {
 	pthread_mutex_lock(&s->lock);
+	SL_SYNC_HOOK_LOCKED();
 	n->next = s->top;
 	s->top = n;
 	pthread_mutex_unlock(&s->lock);
@@ -49,6 +62,7 @@ static inline void sl_sync_mutex_stack_push(sl_sync_mutex_stack_t *s, sl_sync_mu
 static inline sl_sync_mutex_link_t *sl_sync_mutex_stack_pop(sl_sync_mutex_stack_t *s)
 {
 	pthread_mutex_lock(&s->lock);
+	SL_SYNC_HOOK_LOCKED();
 	sl_sync_mutex_link_t *n = s->top;
 	if (n)
 		s->top = n->next;

@@ -46,6 +46,14 @@
 #ifndef SPANLAB_SYNC_RCU_H
 #define SPANLAB_SYNC_RCU_H
 
+/* 1: the engine uses its lock-free span lists and page heap with this policy
+ * (policies/sync/README.md, "Engine"). */
+#define SL_SYNC_RCU_ENGINE_LOCKFREE 0
+
+#ifndef SL_SYNC_HOOK_LOCKED
+#define SL_SYNC_HOOK_LOCKED() ((void)0) /* test builds: a park point while the lock is held */
+#endif
+
 #include <pthread.h>
 #include <stddef.h>
 #include <urcu/lfstack.h>
@@ -53,7 +61,11 @@
 typedef pthread_mutex_t sl_sync_rcu_lock_t;
 
 static inline void sl_sync_rcu_lock_init(sl_sync_rcu_lock_t *l) { pthread_mutex_init(l, NULL); }
-static inline void sl_sync_rcu_lock(sl_sync_rcu_lock_t *l) { pthread_mutex_lock(l); }
+static inline void sl_sync_rcu_lock(sl_sync_rcu_lock_t *l)
+{
+	pthread_mutex_lock(l);
+	SL_SYNC_HOOK_LOCKED();
+}
 static inline void sl_sync_rcu_unlock(sl_sync_rcu_lock_t *l) { pthread_mutex_unlock(l); }
 static inline void sl_sync_rcu_lock_reinit(sl_sync_rcu_lock_t *l) { pthread_mutex_init(l, NULL); }
 

@@ -19,6 +19,14 @@
 #ifndef SPANLAB_SYNC_SPIN_H
 #define SPANLAB_SYNC_SPIN_H
 
+/* 1: the engine uses its lock-free span lists and page heap with this policy
+ * (policies/sync/README.md, "Engine"). */
+#define SL_SYNC_SPIN_ENGINE_LOCKFREE 0
+
+#ifndef SL_SYNC_HOOK_LOCKED
+#define SL_SYNC_HOOK_LOCKED() ((void)0) /* test builds: a park point while the lock is held */
+#endif
+
 #include <ck_backoff.h>
 #include <ck_spinlock.h>
 #include <sched.h>
@@ -56,6 +64,7 @@ static inline void sl_sync_spin_lock(sl_sync_spin_lock_t *l)
 {
 	if (__builtin_expect(!ck_spinlock_fas_trylock(l), 0))
 		sl_sync_spin_lock_wait(l);
+	SL_SYNC_HOOK_LOCKED();
 }
 static inline void sl_sync_spin_unlock(sl_sync_spin_lock_t *l) { ck_spinlock_fas_unlock(l); }
 static inline void sl_sync_spin_lock_reinit(sl_sync_spin_lock_t *l) { ck_spinlock_fas_init(l); }

@@ -4,8 +4,8 @@ A variant is named <sizeclass>-<sync>-<numa>[-<frontend>]. The values that exist
 what scripts/axes.sh finds in policies/sizeclass/, policies/sync/, numa/ and
 core/frontend/ (the front end is part of the engine); a name using any other value is
 reported as unbuildable without calling CMake. CMake has the last word: a name it
-rejects, or a library that fails to compile, is reported with CMake's message. Either way the
-variant's cells are recorded as failed and the other cells still run.
+rejects, or a library that fails to compile, is reported with CMake's message. Either
+way the variant's cells are recorded as failed and the other cells still run.
 """
 
 import os
@@ -23,7 +23,7 @@ LIBDIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/li
            "/lib/x86_64-linux-gnu")
 
 # Files whose change makes a built library or workload stale.
-SOURCE_DIRS = ("core", "include", "policies", "numa", "bench", "cmake")
+SOURCE_DIRS = ("core", "include", "policies", "numa", "bench", "cmake", "scripts/spanlab_exp")
 SOURCE_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".hpp", ".txt", ".cmake", ".in")
 
 
@@ -280,3 +280,20 @@ class Builder:
             elif not os.path.exists(lib_path(self.build_dir, v)):
                 self.failed[v] = f"building spanlab-{v} did not produce {lib_path(self.build_dir, v)}"
                 self.log("warning: " + self.failed[v])
+
+    def ensure_tool(self, target, output):
+        """Build one helper target (the launcher, the latency library) if its output is
+        missing or stale; True if the output exists afterwards."""
+        if not _stale(output, newest_source(self.repo)) or self.failed.get(target):
+            return os.path.exists(output) and target not in self.failed
+        if not os.path.exists(os.path.join(self.build_dir, "CMakeCache.txt")):
+            rc, out = self._configure([])
+            if rc != 0:
+                self.failed[target] = f"CMake configure failed: {_first_error(out)}"
+                return False
+        rc, out = self._run(["cmake", "--build", self.build_dir, "--target", target])
+        if rc != 0:
+            self.failed[target] = f"cannot build {target}: {_first_error(out)}"
+            self.log("warning: " + self.failed[target])
+            return False
+        return os.path.exists(output)

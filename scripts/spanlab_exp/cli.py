@@ -1,44 +1,21 @@
 """Command line of scripts/spanlab-exp: run, plot, merge, list."""
 
 import argparse
-import datetime
 import glob
 import json
 import os
-import random
-import shutil
 import signal
 import sys
-import tempfile
-import time
 
-from . import build, machine, results, run, spec as specmod
+from . import build, results, run, runner, spec as specmod
+from .runner import BASELINE_PACKAGES, PROG, UsageError
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PROG = "spanlab-exp"
-BASELINE_PACKAGES = {"jemalloc": "libjemalloc2", "mimalloc": "libmimalloc2.0",
-                     "tcmalloc": "libtcmalloc-minimal4"}
-
-
-class UsageError(Exception):
-    """Reported as one line 'spanlab-exp: error: ...' with exit status 2."""
+REPO = str(runner.REPO)
 
 
 def log(msg):
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
-
-
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def _spec_for_metadata(spec):
-    return {k: v for k, v in spec.items() if k not in ("text",)}
 
 
 def make_report(folder, reference):
@@ -58,9 +35,7 @@ def make_report(folder, reference):
 
 
 def print_locations(folder, rows):
-    counts = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    counts = run.status_counts(rows)
     desc = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     nplots = len(glob.glob(os.path.join(folder, "plots", "*.png")))
     print(f"results:  {os.path.join(folder, 'results.csv')} ({len(rows)} rows: {desc or 'none'})")
@@ -71,251 +46,33 @@ def print_locations(folder, rows):
 
 # ---------------------------------------------------------------- run
 
+def options(a) -> runner.Options:
+    return runner.Options(
+        spec=a.spec, out=a.out, resume=a.resume, retry_failed=a.retry_failed, shard=a.shard,
+        build_dir=a.build_dir, bin_dir=a.bin_dir, launcher=a.launcher, seed=a.seed,
+        reference=a.reference, no_plots=a.no_plots, dry_run=a.dry_run,
+        until_ci=runner.parse_until_ci(a.until_ci) if a.until_ci else None,
+        max_repetitions=a.max_repetitions)
+
+
 def cmd_run(a):
-    old_meta = {}
-    folder = None
-    if a.resume:
-        folder = os.path.abspath(a.resume)
-        if not os.path.isdir(folder):
-            raise UsageError(f"--resume {a.resume}: no such folder")
-        if a.out and os.path.abspath(a.out) != folder:
-            raise UsageError("give either --out or --resume, not both")
-        mpath = os.path.join(folder, "metadata.json")
-        if os.path.exists(mpath):
-            with open(mpath, encoding="utf-8") as f:
-                old_meta = json.load(f)
-    spec_path = a.spec or (os.path.join(folder, "spec.toml") if folder else None)
-    if not spec_path:
-        raise UsageError("run needs a spec file (e.g. experiments/quick.toml) or --resume DIR")
-    spec = specmod.load(spec_path)
-    if old_meta.get("experiment") and old_meta["experiment"] != spec["name"]:
-        raise UsageError(f"--resume {a.resume} holds experiment '{old_meta['experiment']}', "
-                         f"not '{spec['name']}'")
-    shard = run.parse_shard(a.shard) if a.shard else None
-    if shard is None and old_meta.get("shard"):
-        shard = tuple(old_meta["shard"])
-    elif shard and old_meta.get("shard") and tuple(old_meta["shard"]) != shard:
-        raise UsageError(f"--resume folder was shard {old_meta['shard'][0]}/{old_meta['shard'][1]}")
-    build_dir = os.path.abspath(a.build_dir or os.path.join(REPO, "build"))
-    bin_dir = os.path.abspath(a.bin_dir) if a.bin_dir else spec["bin_dir"]
-    if folder is None:
-        if a.out:
-            folder = os.path.abspath(a.out)
-        else:
-            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-            suffix = f"-shard{shard[0]}of{shard[1]}" if shard else ""
-            folder = os.path.join(REPO, "results", f"{spec['name']}-{stamp}{suffix}")
-        if os.path.exists(os.path.join(folder, "results.csv")):
-            raise UsageError(f"{folder} already holds results; continue it with --resume {folder} "
-                             "or choose another --out")
-    csv_path = os.path.join(folder, "results.csv")
+    opts = options(a)
+    p = runner.plan(opts, log)
+    runner.announce(p, log)
+    if opts.dry_run:
+        return runner.dry_run(p, log)
+    ex = runner.prepare(p, log)
+    runner.execute_plan(p, ex, log)
 
-    cells = run.shard_cells(run.all_cells(spec), shard)
-    existing = run.read_rows(csv_path) if a.resume else []
-    if a.retry_failed and existing:
-        keep = [r for r in existing if r["status"] == "ok"]
-        if len(keep) != len(existing) and not a.dry_run:
-            run.write_rows(csv_path, keep)
-            log(f"retrying {len(existing) - len(keep)} cell(s) that did not succeed")
-        existing = keep
-    done = {run.row_key(r) for r in existing}
-    todo = [c for c in cells if c["key"] not in done]
-    if a.seed is not None:
-        seed = a.seed
-    elif spec["seed"] is not None:
-        seed = spec["seed"]
-    elif old_meta.get("seed") is not None:
-        seed = old_meta["seed"]
-    else:
-        seed = random.SystemRandom().randrange(2 ** 32)
-    random.Random(seed).shuffle(todo)
-
-    nodes = machine.numa_nodes()
-    single_env = spec["single_node_env"] if nodes < 2 else {}
-    baselines = build.find_baselines(spec["baselines"])
-    programs = sorted({w["name"] for w in spec["workloads"]})
-    prog_dir = bin_dir or os.path.join(build_dir, "bin")
-
-    log(f"{PROG}: experiment '{spec['name']}': {len(cells)} cells"
-        + (f" in shard {shard[0]}/{shard[1]}" if shard else "")
-        + (f", {len(cells) - len(todo)} already done" if a.resume else "")
-        + f", {len(todo)} to run; seed {seed}")
-    log(f"{PROG}: results folder {folder}")
-    for b, p in baselines.items():
-        if p is None:
-            log(f"warning: baseline {b} not found on this machine (Debian package "
-                f"{BASELINE_PACKAGES[b]}); its cells are recorded as skipped")
-    if single_env:
-        log(f"{PROG}: one NUMA node here; using {' '.join(f'{k}={v}' for k, v in single_env.items())}")
-
-    if a.dry_run:
-        values = build.policy_values(REPO)
-        for v in spec["variants"]:
-            reason = build.check_variant(REPO, v, values)
-            lib = build.lib_path(build_dir, v)
-            state = reason or ("built" if os.path.exists(lib) else "would be built")
-            log(f"  variant {v}: {state}")
-        for b, p in baselines.items():
-            log(f"  baseline {b}: {p if p else ('no preload' if p == '' else 'NOT FOUND')}")
-        for c in todo:
-            lib = build.lib_path(build_dir, c["allocator"]) if c["kind"] == "variant" \
-                else baselines.get(c["allocator"]) or ""
-            argv = run.cell_argv(os.path.join(prog_dir, "sl-" + c["workload"]["name"]),
-                                 c["workload"], c["threads"])
-            print(("LD_PRELOAD=" + lib + " " if lib else "") + " ".join(argv)
-                  + f"   # {run.describe(c)}")
-        return 0
-
-    os.makedirs(folder, exist_ok=True)
-    # Build what the remaining cells need.
-    builder = build.Builder(REPO, build_dir, log)
-    need_v = sorted({c["allocator"] for c in todo if c["kind"] == "variant"})
-    need_w = sorted({c["workload"]["name"] for c in todo}) if bin_dir is None else []
-    if need_v or need_w:
-        builder.ensure(need_v, need_w, bin_dir)
-
-    # Metadata: written before the first cell, completed at the end.
-    now = machine.utc_now()
-    variants_meta = {}
-    for v in spec["variants"]:
-        lib = build.lib_path(build_dir, v)
-        try:
-            pol = build.parse_variant(v)
-        except ValueError:
-            pol = None
-        info = {"policies": pol, "library": lib, "built": os.path.exists(lib),
-                "error": builder.failed.get(v)}
-        if info["built"] and v not in builder.failed:
-            info["library_report"] = machine.library_stats(lib)
-        variants_meta[v] = info
-    meta = dict(old_meta) if old_meta else {}
-    if not old_meta:
-        meta.update({
-            "experiment": spec["name"], "started_utc": now, "seed": seed,
-            "shard": list(shard) if shard else None,
-            "host": machine.host_info(), "git": machine.git_info(REPO),
-        })
-    else:
-        meta.setdefault("resumes", []).append(
-            {"utc": now, "hostname": machine.host_info()["hostname"], "cells_to_run": len(todo),
-             "git": machine.git_info(REPO), "seed": seed})
-    meta.update({
-        "build_errors": builder.failed,
-        "spec": _spec_for_metadata(spec), "command": [PROG] + sys.argv[1:],
-        "build_dir": build_dir, "build": machine.compiler_info(build_dir),
-        "bin_dir": prog_dir, "variants": variants_meta,
-        "baselines": {b: {"library": p, "found": p is not None} for b, p in baselines.items()},
-        "single_node_env_applied": single_env, "status": "running",
-        "cells": {"in_spec": len(run.all_cells(spec)), "in_shard": len(cells)},
-    })
-    _write_json(os.path.join(folder, "metadata.json"), meta)
-    if not os.path.exists(os.path.join(folder, "spec.toml")):
-        with open(os.path.join(folder, "spec.toml"), "w", encoding="utf-8") as f:
-            f.write(spec["text"])
-
-    # Peak RSS needs a small parent process (see launch.c); compile it for this run.
-    tmpdir = tempfile.mkdtemp(prefix="spanlab-exp-")
-    cc = build.read_cache(build_dir).get("CMAKE_C_COMPILER")
-    launcher, why = run.build_launcher(tmpdir, [cc, shutil.which("cc"), shutil.which("gcc")])
-    if launcher is None:
-        log(f"warning: cannot compile the launcher ({why}); peak RSS of every cell will "
-            "include the runner's own (about tens of MiB)")
-    meta["measurement"] = {
-        "rusage": "wait4 in spanlab-exp-launch (scripts/spanlab_exp/launch.c), the "
-                  "workload's parent" if launcher else
-                  "wait4 in the Python runner; maxrss is max(runner, workload)",
-        "launcher_error": why,
-        "wall": "monotonic clock around the process, in the runner",
-    }
-    _write_json(os.path.join(folder, "metadata.json"), meta)
-
-    appender = run.CsvAppender(csv_path)
-    progress = run.Progress(len(todo))
-    logs_dir = os.path.join(folder, "logs")
-    host = meta["host"]["hostname"] if "host" in meta else machine.host_info()["hostname"]
-    interrupted = False
-    announced = set()
-    try:
-        for n, c in enumerate(todo, 1):
-            progress.starting(n, run.describe(c))
-            w = c["workload"]
-            program = os.path.join(prog_dir, "sl-" + w["name"])
-            row = {"experiment": spec["name"], "allocator": c["allocator"], "kind": c["kind"],
-                   "workload": w["label"], "program": "sl-" + w["name"], "threads": c["threads"],
-                   "rep": c["rep"], "host": host, "started_utc": machine.utc_now()}
-            lib = ""
-            if c["kind"] == "variant":
-                lib = build.lib_path(build_dir, c["allocator"])
-                if c["allocator"] in builder.failed:
-                    row.update(status="failed", note=builder.failed[c["allocator"]])
-                elif not os.path.exists(lib):
-                    row.update(status="failed", note=f"library {lib} missing")
-            else:
-                path = baselines[c["allocator"]]
-                if path is None:
-                    row.update(status="skipped", note=f"{c['allocator']} not found (install "
-                               f"{BASELINE_PACKAGES[c['allocator']]})")
-                lib = path or ""
-            if "status" not in row and "sl-" + w["name"] in builder.failed:
-                # Missing, or stale and the rebuild failed: an old binary would not
-                # match the recorded source revision.
-                row.update(status="failed", note=builder.failed["sl-" + w["name"]])
-            elif "status" not in row and not os.access(program, os.X_OK):
-                row.update(status="failed", note=f"workload program {program} not found")
-            if "status" not in row:
-                env = run.cell_env(spec, w, lib, single_env)
-                fields, argv, r = run.execute_cell(c, program, lib, env, launcher)
-                row.update(fields)
-                if row["status"] != "ok":
-                    os.makedirs(logs_dir, exist_ok=True)
-                    name = f"{c['allocator']}_{w['label']}_t{c['threads']}_r{c['rep']}.log"
-                    with open(os.path.join(logs_dir, name), "w", encoding="utf-8") as f:
-                        f.write(("LD_PRELOAD=" + lib + " " if lib else "") + " ".join(argv) + "\n")
-                        f.write(f"status {row['status']}: {row['note']}\n--- stdout\n")
-                        f.write(r["stdout"][-20000:] + "\n--- stderr\n" + r["stderr"][-20000:])
-            if row["status"] != "ok":
-                # A cell that could not start (unbuilt variant, missing baseline) shares
-                # its reason with many others: say each reason once.
-                said = row["note"]
-                if "exit_code" in row or said not in announced:
-                    announced.add(said)
-                    progress.message(f"{row['status']}: {run.describe(c)}: {row.get('note', '')}")
-            appender.append(row)
-            progress.finished()
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        progress.close()
-        appender.close()
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-    rows = run.read_rows(csv_path)
-    keys = {c["key"] for c in cells}
-    mine = [r for r in rows if run.row_key(r) in keys]
-    counts = {}
-    for r in mine:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    meta["cells"]["counts"] = counts
-    meta["finished_utc"] = machine.utc_now()
-    meta["status"] = "interrupted" if interrupted else "finished"
-    _write_json(os.path.join(folder, "metadata.json"), meta)
-    if interrupted:
-        log(f"\n{PROG}: interrupted; continue with: scripts/spanlab-exp run --resume {folder}")
-        return 130
-    status = 0
-    if a.no_plots:
-        from . import report
-        report.write_summary(folder, a.reference)
-    else:
-        _paths, err = make_report(folder, a.reference)
-        if err:
-            log(f"{PROG}: {err}")
-            status = 1
-    print_locations(folder, rows)
-    failed = counts.get("failed", 0) + counts.get("timeout", 0)
-    if failed:
-        log(f"{PROG}: {failed} cell(s) failed or timed out (see summary.md and {logs_dir})")
-        status = 1
+    def report(folder, reference):
+        if opts.no_plots:
+            from . import report as rep
+            rep.write_summary(str(folder), reference)
+            return None
+        return make_report(str(folder), reference)[1]
+    status = runner.finish(p, ex, log, report)
+    if status != 130:
+        print_locations(str(p.folder), run.read_rows(p.csv_path))
     return status
 
 
@@ -357,8 +114,8 @@ def cmd_list(a):
             print(f"  {rel}: INVALID: {e}")
             continue
         n = len(run.all_cells(s))
-        print(f"  {rel}: {s['name']}: {n} cells; {s['description'].splitlines()[0] if s['description'] else ''}")
-        for v in s["variants"]:
+        print(f"  {rel}: {s.name}: {n} cells; {s.description.splitlines()[0] if s.description else ''}")
+        for v in s.variants:
             reason = build.check_variant(REPO, v, values)
             state = ("built" if os.path.exists(build.lib_path(build_dir, v)) else "buildable") \
                 if reason is None else f"NOT BUILDABLE: {reason}"
@@ -414,6 +171,14 @@ def parser():
     r.add_argument("--no-plots", action="store_true", help="write summary.md but no plots")
     r.add_argument("--dry-run", action="store_true", help="print the cells in run order "
                    "(as command lines) and what would be built; run nothing")
+    r.add_argument("--launcher", metavar="PATH", help="the launcher program (default: "
+                   "BUILD_DIR/bin/spanlab-exp-launch, built when missing; also "
+                   "SPANLAB_EXP_LAUNCHER)")
+    r.add_argument("--until-ci", metavar="PCT", help="after the spec's repetitions, add "
+                   "repetitions to every cell whose median throughput has a 95%% bootstrap "
+                   "interval wider than +-PCT (e.g. 5%%), up to --max-repetitions")
+    r.add_argument("--max-repetitions", type=int, default=10, metavar="N",
+                   help="with --until-ci: at most N repetitions per cell (default 10)")
     r.set_defaults(func=cmd_run)
 
     pl = sub.add_parser("plot", help="redraw plots and summary.md of a results folder",

@@ -144,3 +144,63 @@ def host_info():
         "matplotlib": mpl,
         "hwloc": hwloc_topology(),
     }
+
+
+# ---------------------------------------------------------------- load during a run
+
+def _cpu_busy_seconds():
+    """Seconds all CPUs spent busy since boot (/proc/stat), or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            parts = f.readline().split()
+    except OSError:
+        return None
+    if not parts or parts[0] != "cpu":
+        return None
+    vals = [int(x) for x in parts[1:9]]
+    busy = vals[0] + vals[1] + vals[2] + vals[5] + vals[6] + vals[7]  # not idle, iowait
+    return busy / float(os.sysconf("SC_CLK_TCK"))
+
+
+def _own_cpu_seconds():
+    import resource
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def load_snapshot():
+    """Load average and CPU counters now, to tell afterwards what else ran."""
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    return {"utc": utc_now(), "loadavg_1_5_15": load, "cpu_busy_s": _cpu_busy_seconds(),
+            "own_cpu_s": _own_cpu_seconds()}
+
+
+def others_cpu_seconds(before, after):
+    """CPU seconds used by other processes between two snapshots (never negative)."""
+    if before.get("cpu_busy_s") is None or after.get("cpu_busy_s") is None:
+        return None
+    busy = after["cpu_busy_s"] - before["cpu_busy_s"]
+    own = after["own_cpu_s"] - before["own_cpu_s"]
+    return round(max(busy - own, 0.0), 2)
+
+
+def hardware_counters():
+    """Whether `perf stat` can count instructions here: {"available": bool, ...}."""
+    perf = shutil.which("perf")
+    if not perf:
+        return {"available": False, "reason": "perf not installed (Debian package linux-perf)"}
+    try:
+        r = subprocess.run([perf, "stat", "-x", ",", "-e", "instructions,cycles", "--", "true"],
+                           capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return {"available": False, "reason": f"perf stat failed: {e}"}
+    text = r.stderr
+    if r.returncode != 0 or "<not supported>" in text or "<not counted>" in text:
+        line = next((l for l in text.splitlines() if l.strip()), "")
+        return {"available": False,
+                "reason": f"perf stat cannot count instructions/cycles here: {line.strip()[:200]}"}
+    return {"available": True, "reason": None}

@@ -20,7 +20,7 @@ def merge(out, folders, log):
     for d in folders:
         rows, meta = results.load(d)
         loaded.append((d, rows, meta))
-    names = {m.get("experiment") or (r[0]["experiment"] if r else None) for _d, r, m in loaded}
+    names = {m.get("experiment") or (r[0].experiment if r else None) for _d, r, m in loaded}
     names.discard(None)
     if len(names) > 1:
         log(f"warning: merging different experiments: {', '.join(sorted(names))}")
@@ -29,17 +29,17 @@ def merge(out, folders, log):
     dupes = conflicts = 0
     for _d, rows, _m in loaded:
         for r in rows:
-            k = run.row_key(r)
+            k = r.key
             if k not in kept:
                 kept[k] = r
                 order.append(k)
                 continue
             dupes += 1
             old = kept[k]
-            same = all(old[f] == r[f] for f in run.CSV_FIELDS)
+            same = old == r
             if not same:
                 conflicts += 1
-                if old["status"] != "ok" and r["status"] == "ok":
+                if old.status != "ok" and r.status == "ok":
                     kept[k] = r
     if dupes:
         log(f"note: {dupes} cell(s) appear in more than one folder "
@@ -70,6 +70,15 @@ def merge(out, folders, log):
     with open(os.path.join(out, "metadata.json"), "w", encoding="utf-8") as f:
         json.dump(base, f, indent=2, sort_keys=True)
         f.write("\n")
+    # The per-cell series: every folder's lines, in folder order (the last line of a
+    # cell wins when they are read, as within one folder).
+    for name in (results.RSS_FILE, results.LATENCY_FILE):
+        parts = [os.path.join(d, name) for d in folders if os.path.exists(os.path.join(d, name))]
+        if parts:
+            with open(os.path.join(out, name), "w", encoding="utf-8") as fout:
+                for part in reversed(parts):
+                    with open(part, encoding="utf-8") as fin:
+                        shutil.copyfileobj(fin, fout)
     spec_copy = os.path.join(folders[0], "spec.toml")
     if os.path.exists(spec_copy):
         shutil.copyfile(spec_copy, os.path.join(out, "spec.toml"))

@@ -5,11 +5,21 @@ Per workload:
   speedup_<w>     median ops/s at t threads / median ops/s at the fewest threads
   rss_<w>         peak resident set (ru_maxrss of the workload process) against threads
   bars_<w>        median ops/s per allocator side by side, one group per thread count
+  memory_<w>      resident memory over time at the highest thread count: per
+                  allocator the repetition with the median time-weighted mean, and
+                  the min-max band of all repetitions (from rss.jsonl)
+  latency_<w>     malloc and free latency CDFs per allocator, repetitions pooled,
+                  with the tail (1 - CDF) on a log scale (from latency.jsonl)
+  latency_threads_<w>  p99 and p99.9 malloc latency against threads
 Across workloads:
   overview_throughput  the throughput panels of every workload with a successful
                        repetition, in one figure
   overview_relative    every allocator relative to the reference allocator at the
-                       highest thread count of each workload (1 = as fast)
+                       highest thread count of each workload (1 = as fast), whiskers
+                       the 95 % bootstrap interval of the ratio
+  apps_relative   applications: each allocator's throughput in the application's
+                  own metric relative to the reference, with 95 % intervals
+  apps_rss        applications: median peak RSS of the measured program
 Variants are solid lines with filled markers, baselines dashed with open markers; an
 allocator has the same colour in every figure of a folder.
 """
@@ -22,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import EngFormatter, FixedLocator, FuncFormatter, NullLocator  # noqa: E402
 
-from . import results  # noqa: E402
+from . import latency, results, stats  # noqa: E402
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "p", "*"]
 
@@ -95,6 +105,9 @@ def _legend_outside(ax, fig=None):
 
 
 def _subtitle(meta, label):
+    w = results.workload_spec(meta, label)
+    if w.get("kind") in ("app", "trace"):
+        return results.workload_command(meta, label)
     prog, params = results.workload_params(meta, label)
     opts = " ".join(f"{k}={v}" for k, v in params.items())
     name = f"sl-{prog}" if prog == label else f"{label} (sl-{prog})"
@@ -149,12 +162,12 @@ def plot_all(folder, reference=None, log=print):
     workloads = results.ordered_workloads(rows, meta)
     hosts = meta.get("hosts") or [meta.get("host", {})]
     cpus = min((h.get("logical_cpus") or 0) for h in hosts) if hosts else None
-    exp = meta.get("experiment") or (rows[0]["experiment"] if rows else "experiment")
+    exp = meta.get("experiment") or (rows[0].experiment if rows else "experiment")
     reference = reference or "glibc"
     paths = []
 
     def wthreads(w):
-        return sorted({int(r["threads"]) for r in rows if r["workload"] == w})
+        return sorted({r.threads for r in rows if r.workload == w})
 
     for w in workloads:
         threads = wthreads(w)
@@ -222,6 +235,17 @@ def plot_all(folder, reference=None, log=print):
         if drawn:
             paths += _bars(agg, w, allocs, style, threads, out, exp, sub)
 
+    rss_series = results.load_series(folder, results.RSS_FILE, rows)
+    lat_series = results.load_series(folder, results.LATENCY_FILE, rows)
+    for w in workloads:
+        threads = wthreads(w)
+        paths += _memory(rss_series, agg, w, allocs, style, threads[-1], out, exp,
+                         _subtitle(meta, w))
+        paths += _latency(lat_series, w, allocs, style, threads, out, exp, _subtitle(meta, w))
+    apps = [w for w in workloads if results.workload_spec(meta, w).get("kind") == "app"]
+    if apps:
+        paths += _apps(agg, apps, allocs, style, wthreads, out, exp, reference)
+
     with_data = [w for w in workloads
                  if any((agg.get((w, a, t)) or {}).get("tput") for a in allocs for t in wthreads(w))]
     if with_data:
@@ -246,8 +270,10 @@ def _bars(agg, w, allocs, style, threads, out, exp, sub):
                 continue
             xs.append(j - 0.4 + width * (i + 0.5))
             hs.append(s["median"])
-            errs_lo.append(s["median"] - s["min"])
-            errs_hi.append(s["max"] - s["median"])
+            ci = stats.median_ci((agg.get((w, a, t)) or {})["values"]["tput"])
+            lo, hi = (ci.low, ci.high) if ci else (s["median"], s["median"])
+            errs_lo.append(max(s["median"] - lo, 0))
+            errs_hi.append(max(hi - s["median"], 0))
         c = style.colours[a]
         base = a in style.baselines
         ax.bar(xs, hs, width * 0.92, color=c if not base else "white", edgecolor=c,
@@ -260,7 +286,8 @@ def _bars(agg, w, allocs, style, threads, out, exp, sub):
     ax.yaxis.set_major_formatter(EngFormatter(sep=""))
     ax.set_ylabel("throughput (operations/s)")
     ax.set_title(f"{exp}: {w}, variants against baselines\n", loc="left")
-    ax.text(0, 1.02, f"{sub}; bar: median, whisker: min–max", transform=ax.transAxes,
+    ax.text(0, 1.02, f"{sub}; bar: median, whisker: its 95 % bootstrap interval",
+            transform=ax.transAxes,
             fontsize=7, color="#555555")
     _legend_outside(ax)
     return _save(fig, out, f"bars_{w}")
@@ -303,10 +330,12 @@ def _relative(agg, workloads, allocs, style, wthreads, out, exp, reference):
             continue
         labels.append((w, t))
         for a in allocs:
-            s = (agg.get((w, a, t)) or {}).get("tput")
+            g = agg.get((w, a, t)) or {}
+            s = g.get("tput")
             if s:
-                data[(w, a)] = (s["median"] / ref["median"], s["min"] / ref["median"],
-                                s["max"] / ref["median"])
+                ci = stats.ratio_ci(g["values"]["tput"], agg[(w, reference, t)]["values"]["tput"])
+                r = s["median"] / ref["median"]
+                data[(w, a)] = (r, ci.low if ci else r, ci.high if ci else r)
     present = [a for a in allocs if any((w, a) in data for w, _ in labels)]
     if not labels or not present:
         return []
@@ -354,3 +383,193 @@ def _relative(agg, workloads, allocs, style, wthreads, out, exp, reference):
                  loc="left")
     _legend_outside(ax)
     return _save(fig, out, "overview_relative")
+
+
+def _memory(series, agg, w, allocs, style, t, out, exp, sub):
+    """RSS over time: the median repetition's series and the band of all of them."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    drawn = 0
+    for a in allocs:
+        reps = [v for k, v in sorted(series.items()) if k[:3] == (a, w, t) and v.get("t_ms")]
+        if not reps:
+            continue
+        means = []
+        for v in reps:
+            pts = list(zip(v["t_ms"], v["rss_kb"]))
+            from .execute import time_weighted_mean
+            means.append(time_weighted_mean(pts) or 0)
+        order = sorted(range(len(reps)), key=lambda i: means[i])
+        med = reps[order[len(order) // 2]]
+        kw = style.line(a)
+        kw.pop("marker")
+        ax.plot([x / 1000 for x in med["t_ms"]], [y / 1024 for y in med["rss_kb"]], **kw,
+                zorder=3, linewidth=1.2)
+        # Band: min and max over the repetitions at each sample index they all have.
+        n = min(len(v["rss_kb"]) for v in reps)
+        if len(reps) > 1 and n > 1:
+            ts = [x / 1000 for x in med["t_ms"][:n]]
+            lo = [min(v["rss_kb"][i] for v in reps) / 1024 for i in range(n)]
+            hi = [max(v["rss_kb"][i] for v in reps) / 1024 for i in range(n)]
+            ax.fill_between(ts, lo, hi, color=kw["color"], alpha=_band_alpha(len(allocs)),
+                            linewidth=0, zorder=2)
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return []
+    ax.set_xlabel("time since start (s)")
+    ax.set_ylabel("resident memory (MiB)")
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.set_title(f"{exp}: {w} memory over time ({t} thread{'s' if t > 1 else ''})\n",
+                 loc="left")
+    ax.text(0, 1.02, f"{sub}; VmRSS every 10 ms: median repetition, band min–max",
+            transform=ax.transAxes, fontsize=7, color="#555555")
+    _legend_outside(ax)
+    return _save(fig, out, f"memory_{w}")
+
+
+def _pooled(series, a, w, t, op):
+    h = latency.Histogram()
+    for k, v in series.items():
+        if k[:3] == (a, w, t) and op in v:
+            h = h.merge(latency.Histogram.from_json(v[op]))
+    return h
+
+
+def _latency(series, w, allocs, style, threads, out, exp, sub):
+    if not any(k[1] == w for k in series):
+        return []
+    paths = []
+    t = threads[-1]
+    fig, axes = plt.subplots(2, 2, figsize=(8.4, 5.6), sharex="col")
+    drawn = 0
+    for col, op in enumerate(("malloc", "free")):
+        for a in allocs:
+            h = _pooled(series, a, w, t, op)
+            if not h.count:
+                continue
+            cdf = h.cdf()
+            xs = [x for x, _ in cdf]
+            kw = style.line(a)
+            kw.pop("marker")
+            axes[0][col].step(xs, [y for _, y in cdf], where="post", **kw)
+            tail = [(x, 1 - y) for x, y in cdf if 1 - y > 0]
+            if tail:
+                axes[1][col].step([x for x, _ in tail], [y for _, y in tail], where="post", **kw)
+            drawn += 1
+        axes[0][col].set_title(f"{op}", loc="left")
+        axes[0][col].set_ylabel("fraction of calls ≤ x")
+        axes[1][col].set_ylabel("fraction of calls > x")
+        axes[1][col].set_yscale("log")
+        for r in (0, 1):
+            axes[r][col].set_xscale("log")
+        axes[1][col].set_xlabel("latency (ns)")
+        for q in (1e-2, 1e-3):
+            axes[1][col].axhline(q, color="#999999", linestyle=":", linewidth=0.8)
+    if not drawn:
+        plt.close(fig)
+        return []
+    fig.suptitle(f"{exp}: {w} allocation latency CDF ({t} thread{'s' if t > 1 else ''}; "
+                 f"{sub}; repetitions pooled; dotted: p99, p99.9)", x=0.01, ha="left",
+                 fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    paths += _save(fig, out, f"latency_{w}")
+
+    if len(threads) > 1:
+        fig, ax = plt.subplots(figsize=(5.6, 3.6))
+        drawn = 0
+        for a in allocs:
+            for q, ls in ((0.99, "-"), (0.999, "--")):
+                xs, ys = [], []
+                for th in threads:
+                    h = _pooled(series, a, w, th, "malloc")
+                    if h.count:
+                        xs.append(th)
+                        ys.append(h.percentile(q))
+                if xs:
+                    kw = style.line(a)
+                    kw["linestyle"] = ls
+                    kw["label"] = f"{a} p{q * 100:g}"
+                    ax.plot(xs, ys, **kw)
+                    drawn += 1
+        if drawn:
+            _threads_axis(ax, threads, None)
+            ax.set_yscale("log")
+            ax.set_ylabel("malloc latency (ns)")
+            ax.set_title(f"{exp}: {w} malloc tail latency against threads\n", loc="left")
+            ax.text(0, 1.02, f"{sub}; solid p99, dashed p99.9; repetitions pooled",
+                    transform=ax.transAxes, fontsize=7, color="#555555")
+            _legend_outside(ax)
+            paths += _save(fig, out, f"latency_threads_{w}")
+        else:
+            plt.close(fig)
+    return paths
+
+
+def _apps(agg, apps, allocs, style, wthreads, out, exp, reference):
+    """Grouped bars per application: throughput relative to the reference (with the
+    ratio's 95 % interval) and median peak RSS."""
+    paths = []
+    present = [a for a in allocs if any(agg.get((w, a, wthreads(w)[-1])) for w in apps)]
+    n = max(len(present), 1)
+    width = 0.8 / n
+    for what in ("relative", "rss"):
+        fig, ax = plt.subplots(figsize=(max(5.6, 1.0 * len(apps) + 0.2 * n * len(apps)), 3.6))
+        drawn = 0
+        for i, a in enumerate(present):
+            xs, hs, lo, hi = [], [], [], []
+            for j, w in enumerate(apps):
+                t = wthreads(w)[-1]
+                g = agg.get((w, a, t)) or {}
+                ref = agg.get((w, reference, t)) or {}
+                if what == "relative":
+                    if not g.get("tput") or not ref.get("tput") or ref["tput"]["median"] <= 0:
+                        continue
+                    r = g["tput"]["median"] / ref["tput"]["median"]
+                    ci = stats.ratio_ci(g["values"]["tput"], ref["values"]["tput"])
+                    xs.append(j - 0.4 + width * (i + 0.5))
+                    hs.append(r)
+                    lo.append(r - (ci.low if ci else r))
+                    hi.append((ci.high if ci else r) - r)
+                else:
+                    if not g.get("rss"):
+                        continue
+                    xs.append(j - 0.4 + width * (i + 0.5))
+                    hs.append(g["rss"]["median"] / 1024)
+                    lo.append((g["rss"]["median"] - g["rss"]["min"]) / 1024)
+                    hi.append((g["rss"]["max"] - g["rss"]["median"]) / 1024)
+            if not xs:
+                continue
+            c = style.colours[a]
+            base = a in style.baselines
+            ax.bar(xs, hs, width * 0.92, color=c if not base else "white", edgecolor=c,
+                   hatch="////" if base else None, linewidth=1.0, label=a, zorder=2)
+            ax.errorbar(xs, hs, yerr=[lo, hi], fmt="none", ecolor="#333333", elinewidth=0.8,
+                        capsize=2, zorder=3)
+            drawn += 1
+        if not drawn:
+            plt.close(fig)
+            continue
+        ax.set_xticks(range(len(apps)))
+        ax.set_xticklabels(apps)
+        ax.grid(axis="x", visible=False)
+        if what == "relative":
+            ax.axhline(1.0, color="#333333", linewidth=0.8, zorder=1)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}×"))
+            ax.set_ylabel(f"throughput relative to {reference} (×)")
+            ax.set_title(f"{exp}: applications, each in its own metric, relative to "
+                         f"{reference}\n", loc="left")
+            ax.text(0, 1.02, "bar: ratio of medians; whisker: its 95 % bootstrap interval",
+                    transform=ax.transAxes, fontsize=7, color="#555555")
+        else:
+            ax.set_ylabel("peak RSS (MiB)")
+            ax.set_title(f"{exp}: applications, peak resident memory of the measured "
+                         f"program\n", loc="left")
+            ax.text(0, 1.02, "bar: median ru_maxrss; whisker: min–max",
+                    transform=ax.transAxes, fontsize=7, color="#555555")
+        _legend_outside(ax)
+        paths += _save(fig, out, f"apps_{what}")
+    return paths

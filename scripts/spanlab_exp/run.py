@@ -1,4 +1,4 @@
-"""The run: the matrix of cells, one cell at a time, results.csv, progress, resume.
+"""The run's data: cells, their order, shards, and results.csv rows.
 
 A cell is (allocator, workload, threads, repetition). Cells are numbered by their
 sorted key (stable: independent of the run order), which is what --shard selects on;
@@ -6,56 +6,66 @@ they run in a seeded random order so that slow drift of the machine (heat, other
 load) spreads over all allocators instead of biasing one. Every finished cell is
 appended to results.csv at once and flushed, so an interrupted run loses at most
 the cell in progress and --resume picks up the rest.
+
+Everything here is pure data and functions of it, except the CSV file helpers and
+Progress (stderr); running a cell is execute.py.
 """
 
+from __future__ import annotations
+
 import csv
-import json
+import dataclasses
 import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, TextIO
 
-from . import build, machine
+from .spec import Spec, Workload
 
-CSV_FIELDS = ["experiment", "allocator", "kind", "workload", "program", "threads", "rep",
-              "status", "exit_code", "wall_s", "user_s", "sys_s", "maxrss_kb", "ops",
-              "ops_per_sec", "host", "started_utc", "note", "workload_json"]
 STATUSES = ("ok", "failed", "timeout", "skipped")
+CellKey = tuple[str, str, int, int]
 
 
-def cell_key(alloc, workload, threads, rep):
+def cell_key(alloc: str, workload: str, threads: int | str, rep: int | str) -> CellKey:
     return (alloc, workload, int(threads), int(rep))
 
 
-def row_key(row):
-    return cell_key(row["allocator"], row["workload"], row["threads"], row["rep"])
+@dataclass(frozen=True)
+class Cell:
+    allocator: str
+    kind: str            # "variant" or "baseline"
+    workload: Workload
+    threads: int
+    rep: int
+    index: int = -1      # position in the sorted list of all cells of the spec
+
+    @property
+    def key(self) -> CellKey:
+        return cell_key(self.allocator, self.workload.label, self.threads, self.rep)
+
+    def describe(self) -> str:
+        return f"{self.allocator} {self.workload.label} threads={self.threads} rep={self.rep}"
+
+    def log_name(self) -> str:
+        return f"{self.allocator}_{self.workload.label}_t{self.threads}_r{self.rep}"
 
 
-def allocators(spec):
-    """[(name, kind)] in spec order: variants, then baselines."""
-    return [(v, "variant") for v in spec["variants"]] + [(b, "baseline") for b in spec["baselines"]]
+def all_cells(spec: Spec, repetitions: int | None = None) -> list[Cell]:
+    """Every cell of the spec, sorted by key (the stable order), with its index."""
+    reps = repetitions or spec.repetitions
+    cells = [Cell(alloc, kind, w, t, rep)
+             for alloc, kind in spec.allocators
+             for w in spec.workloads
+             for t in w.threads
+             for rep in range(1, reps + 1)]
+    cells.sort(key=lambda c: c.key)
+    return [dataclasses.replace(c, index=i) for i, c in enumerate(cells)]
 
 
-def all_cells(spec):
-    """Every cell of the spec as a dict, sorted by key (the stable order)."""
-    cells = []
-    for alloc, kind in allocators(spec):
-        for w in spec["workloads"]:
-            for t in w["threads"]:
-                for rep in range(1, spec["repetitions"] + 1):
-                    cells.append({"key": cell_key(alloc, w["label"], t, rep), "allocator": alloc,
-                                  "kind": kind, "workload": w, "threads": t, "rep": rep})
-    cells.sort(key=lambda c: c["key"])
-    for i, c in enumerate(cells):
-        c["index"] = i
-    return cells
-
-
-def parse_shard(text):
+def parse_shard(text: str) -> tuple[int, int]:
     """'i/n' -> (i, n) with 1 <= i <= n; ValueError otherwise."""
     try:
         i, n = (int(x) for x in text.split("/"))
@@ -66,84 +76,202 @@ def parse_shard(text):
     return i, n
 
 
-def shard_cells(cells, shard):
+def shard_cells(cells: list[Cell], shard: tuple[int, int] | None) -> list[Cell]:
     if shard is None:
         return cells
     i, n = shard
-    return [c for c in cells if c["index"] % n == i - 1]
+    return [c for c in cells if c.index % n == i - 1]
 
 
-def read_rows(path):
-    if not os.path.exists(path):
+def run_order(cells: Iterable[Cell], seed: int) -> list[Cell]:
+    """The cells in the seeded random order they run in."""
+    out = list(cells)
+    random.Random(seed).shuffle(out)
+    return out
+
+
+# ---------------------------------------------------------------- rows
+
+@dataclass
+class Row:
+    """One line of results.csv: one repetition of one cell. Numbers that a cell did
+    not produce are None (an empty CSV field)."""
+    experiment: str
+    allocator: str
+    kind: str
+    workload: str
+    program: str
+    threads: int
+    rep: int
+    status: str = ""
+    exit_code: int | None = None
+    wall_s: float | None = None
+    user_s: float | None = None
+    sys_s: float | None = None
+    maxrss_kb: int | None = None
+    ops: float | None = None
+    ops_per_sec: float | None = None
+    host: str = ""
+    started_utc: str = ""
+    note: str = ""
+    workload_json: str = ""
+    # Since the toolkit: counters from wait4, memory over time, the throughput
+    # metric's name, allocation latency percentiles (nanoseconds).
+    minflt: int | None = None
+    majflt: int | None = None
+    nvcsw: int | None = None
+    nivcsw: int | None = None
+    rss_mean_kb: float | None = None
+    metric: str = ""
+    malloc_p50_ns: float | None = None
+    malloc_p90_ns: float | None = None
+    malloc_p99_ns: float | None = None
+    malloc_p999_ns: float | None = None
+    malloc_max_ns: float | None = None
+    free_p50_ns: float | None = None
+    free_p90_ns: float | None = None
+    free_p99_ns: float | None = None
+    free_p999_ns: float | None = None
+    free_max_ns: float | None = None
+
+    @property
+    def key(self) -> CellKey:
+        return cell_key(self.allocator, self.workload, self.threads, self.rep)
+
+    def to_csv(self) -> dict[str, str]:
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                out[f.name] = ""
+            elif isinstance(v, float):
+                out[f.name] = _fmt_float(f.name, v)
+            else:
+                out[f.name] = str(v)
+        return out
+
+    @classmethod
+    def from_csv(cls, d: dict[str, str]) -> "Row":
+        kw = {}
+        for f in dataclasses.fields(cls):
+            text = d.get(f.name)
+            kw[f.name] = _parse(f.type, text if text is not None else "")
+        return cls(**kw)
+
+
+CSV_FIELDS = [f.name for f in dataclasses.fields(Row)]
+# Columns every results.csv has had; newer columns may be missing from older files.
+REQUIRED_FIELDS = CSV_FIELDS[:CSV_FIELDS.index("workload_json") + 1]
+
+
+def _fmt_float(name: str, v: float) -> str:
+    if name in ("wall_s", "user_s", "sys_s"):
+        return f"{v:.6f}"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
+
+
+def _parse(typ: str, text: str):
+    if typ == "str":
+        return text
+    if text == "":
+        return None
+    try:
+        if typ.startswith("int"):
+            return int(float(text)) if "." in text or "e" in text else int(text)
+        return float(text)
+    except ValueError:
+        return None
+
+
+def read_rows(path: str | Path) -> list[Row]:
+    path = Path(path)
+    if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        if set(CSV_FIELDS) - set(r):
-            raise ValueError(f"{path}: not a spanlab results.csv (columns {list(r)})")
-    return rows
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        if header and set(REQUIRED_FIELDS) - set(header):
+            raise ValueError(f"{path}: not a spanlab results.csv (columns {list(header)})")
+        return [Row.from_csv(d) for d in reader]
 
 
-def write_rows(path, rows):
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+def write_rows(path: str | Path, rows: Iterable[Row]) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         w.writeheader()
         for r in rows:
-            w.writerow(r)
+            w.writerow(r.to_csv())
     os.replace(tmp, path)
 
 
 class CsvAppender:
-    def __init__(self, path):
-        new = not os.path.exists(path) or os.path.getsize(path) == 0
-        self.f = open(path, "a", newline="", encoding="utf-8")
-        self.w = csv.DictWriter(self.f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    """Appends rows to results.csv, each flushed to disk before the next cell. A file
+    written by an older runner (fewer columns) is rewritten with the current header
+    first."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if path.exists() and path.stat().st_size > 0:
+            with path.open(newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f), [])
+            if header != CSV_FIELDS:
+                write_rows(path, read_rows(path))
+        new = not path.exists() or path.stat().st_size == 0
+        self.f = path.open("a", newline="", encoding="utf-8")
+        self.w = csv.DictWriter(self.f, fieldnames=CSV_FIELDS)
         if new:
             self.w.writeheader()
             self.f.flush()
 
-    def append(self, row):
-        self.w.writerow(row)
+    def append(self, row: Row) -> None:
+        self.w.writerow(row.to_csv())
         self.f.flush()
         os.fsync(self.f.fileno())
 
-    def close(self):
+    def close(self) -> None:
         self.f.close()
 
 
-def _fmt_time(seconds):
+def status_counts(rows: Iterable[Row]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts
+
+
+# ---------------------------------------------------------------- progress
+
+def _fmt_time(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+@dataclass
 class Progress:
     """'cell n of N, elapsed, ETA' on stderr: one rewritten line on a terminal,
     one line per cell otherwise (logs, CI, Slurm output files)."""
+    total: int
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    done: int = 0
+    start: float = field(default_factory=time.monotonic)
+    dirty: bool = False
 
-    def __init__(self, total, stream=sys.stderr):
-        self.total = total
-        self.done = 0
-        self.start = time.monotonic()
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.dirty = False
-
-    def _line(self, n, what):
+    def _line(self, n: int, what: str) -> str:
         elapsed = time.monotonic() - self.start
-        if self.done:
-            eta = _fmt_time(elapsed / self.done * (self.total - self.done))
-        else:
-            eta = "?"
+        eta = _fmt_time(elapsed / self.done * (self.total - self.done)) if self.done else "?"
         pct = 100.0 * (n - 1) / self.total if self.total else 100.0
         return (f"[cell {n}/{self.total} {pct:3.0f}%  elapsed {_fmt_time(elapsed)}  "
                 f"ETA {eta}] {what}")
 
-    def starting(self, n, what):
+    def starting(self, n: int, what: str) -> None:
         line = self._line(n, what)
-        if self.tty:
+        if self.stream.isatty():
             try:
                 width = os.get_terminal_size(self.stream.fileno()).columns
             except OSError:
@@ -154,189 +282,18 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
-    def finished(self):
+    def finished(self) -> None:
         self.done += 1
 
-    def message(self, text):
-        if self.tty and self.dirty:
+    def message(self, text: str) -> None:
+        if self.stream.isatty() and self.dirty:
             self.stream.write("\r\x1b[K")
             self.dirty = False
         self.stream.write(text + "\n")
         self.stream.flush()
 
-    def close(self):
-        if self.tty and self.dirty:
+    def close(self) -> None:
+        if self.stream.isatty() and self.dirty:
             self.stream.write("\n")
             self.dirty = False
         self.stream.flush()
-
-
-LAUNCHER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.c")
-
-
-def build_launcher(folder, compilers):
-    """Compile launch.c into folder; return (path, None) or (None, reason)."""
-    exe = os.path.join(folder, "spanlab-exp-launch")
-    reason = "no C compiler found"
-    for cc in compilers:
-        if not cc:
-            continue
-        try:
-            r = subprocess.run([cc, "-O2", "-std=c11", "-o", exe, LAUNCHER_SOURCE],
-                               capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            reason = f"{cc}: {e}"
-            continue
-        if r.returncode == 0:
-            return exe, None
-        reason = f"{cc} failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}"
-    return None, reason
-
-
-def run_process(argv, env, timeout, launcher=None):
-    """Run argv; return dict(exit_code, signal, timed_out, wall_s, user_s, sys_s,
-    maxrss_kb, stdout, stderr). Resource use comes from wait4 on the workload: in
-    the launcher (see launch.c, why) when there is one, else here."""
-    report = None
-    if launcher:
-        fd, report = tempfile.mkstemp(prefix="spanlab-exp-ru-")
-        os.close(fd)
-        os.unlink(report)
-        argv = [launcher, report] + list(argv)
-    try:
-        r = _run_process(argv, env, timeout)
-        if report:
-            try:
-                with open(report) as f:
-                    u, s, m = f.read().split()
-                r.update(user_s=float(u), sys_s=float(s), maxrss_kb=int(m))
-            except (OSError, ValueError):
-                pass  # killed before it could report: keep the launcher's own figures
-    finally:
-        if report and os.path.exists(report):
-            os.unlink(report)
-    return r
-
-
-def _run_process(argv, env, timeout):
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=env, start_new_session=True)
-        state = {"reaped": False, "timed_out": False}
-        lock = threading.Lock()
-
-        def kill(reason):
-            with lock:
-                if state["reaped"]:
-                    return
-                if reason == "timeout":
-                    state["timed_out"] = True
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-        timer = threading.Timer(timeout, kill, args=("timeout",))
-        timer.daemon = True
-        timer.start()
-        try:
-            while True:
-                try:
-                    _pid, status, ru = os.wait4(proc.pid, 0)
-                    break
-                except InterruptedError:
-                    continue
-        except BaseException:
-            kill("interrupt")
-            os.wait4(proc.pid, 0)
-            with lock:
-                state["reaped"] = True
-            proc.returncode = -9
-            raise
-        finally:
-            timer.cancel()
-        with lock:
-            state["reaped"] = True
-        wall = time.monotonic() - t0
-        if os.WIFEXITED(status):
-            code, sig = os.WEXITSTATUS(status), None
-        else:
-            sig = os.WTERMSIG(status)
-            code = -sig
-        proc.returncode = code  # already reaped: keep Popen from waiting again
-        out.seek(0)
-        err.seek(0)
-        return {"exit_code": code, "signal": sig, "timed_out": state["timed_out"],
-                "wall_s": wall, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
-                "maxrss_kb": ru.ru_maxrss,
-                "stdout": out.read().decode("utf-8", "replace"),
-                "stderr": err.read().decode("utf-8", "replace")}
-
-
-def _last_line(text):
-    lines = [l.strip() for l in text.splitlines() if l.strip()]
-    return lines[-1][:300] if lines else ""
-
-
-def cell_env(spec, workload, lib, single_node_env):
-    env = dict(os.environ)
-    env.pop("LD_PRELOAD", None)
-    env.update(spec["env"])
-    env.update(single_node_env)
-    env.update(workload["env"])
-    if lib:
-        env["LD_PRELOAD"] = lib
-    return env
-
-
-def cell_argv(program, workload, threads):
-    argv = [program, "--threads", str(threads)]
-    for k, v in workload["params"].items():
-        argv += [f"--{k}", str(v)]
-    return argv
-
-
-def execute_cell(cell, program, lib, env, launcher=None):
-    """Run one cell; return the CSV row fields it decides and the full output."""
-    w = cell["workload"]
-    argv = cell_argv(program, w, cell["threads"])
-    r = run_process(argv, env, w["timeout"], launcher)
-    result = machine.find_json_object(r["stdout"])
-    row = {"exit_code": r["exit_code"], "wall_s": f"{r['wall_s']:.6f}",
-           "user_s": f"{r['user_s']:.6f}", "sys_s": f"{r['sys_s']:.6f}",
-           "maxrss_kb": r["maxrss_kb"], "ops": "", "ops_per_sec": "", "note": "",
-           "workload_json": json.dumps(result, sort_keys=True) if result else ""}
-    if result:
-        if isinstance(result.get("ops"), (int, float)):
-            row["ops"] = result["ops"]
-        if isinstance(result.get("ops_per_sec"), (int, float)):
-            row["ops_per_sec"] = result["ops_per_sec"]
-    if r["timed_out"]:
-        row["status"] = "timeout"
-        row["note"] = f"killed after the {w['timeout']:g} s timeout"
-    elif r["signal"] is not None:
-        row["status"] = "failed"
-        row["note"] = (f"killed by {signal.Signals(r['signal']).name}: "
-                       f"{_last_line(r['stderr'])}").rstrip(": ")
-    elif result is not None and result.get("ok") is False:
-        row["status"] = "failed"
-        row["note"] = (f"workload reported ok=false (verification failed), exit status "
-                       f"{r['exit_code']}: {_last_line(r['stderr'])}").rstrip(": ")
-    elif r["exit_code"] != 0:
-        row["status"] = "failed"
-        row["note"] = f"exit status {r['exit_code']}: {_last_line(r['stderr'])}".rstrip(": ")
-    elif result is None:
-        row["status"] = "failed"
-        row["note"] = "no JSON result line on stdout"
-    elif row["ops_per_sec"] == "":
-        row["status"] = "failed"
-        row["note"] = "result line has no numeric ops_per_sec"
-    else:
-        row["status"] = "ok"
-    return row, argv, r
-
-
-def describe(cell):
-    return (f"{cell['allocator']} {cell['workload']['label']} "
-            f"threads={cell['threads']} rep={cell['rep']}")

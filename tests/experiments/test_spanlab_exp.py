@@ -3,12 +3,15 @@
 
 The workload is tests/experiments/bin/sl-fake (a stand-in that follows the workload
 contract; --mode ok|fail|notok|nojson|hang) and the allocator is glibc only, so no
-build is needed. Usage: test_spanlab_exp.py CASE (CASE as in CMakeLists.txt), or
-'all'. Each case runs the runner as a user would and checks its files and exit
+build is needed. Usage: test_spanlab_exp.py CASE, or 'all', or
+--list (the cases, one a line: CMakeLists.txt registers one ctest test per line). The
+launcher and the latency library come from SPANLAB_EXP_LAUNCHER and
+SPANLAB_EXP_LATENCY_LIB (ctest sets them to the built targets). Each case runs the runner as a user would and checks its files and exit
 status; nothing here depends on timing except that a hanging cell must come back.
 """
 
 import csv
+import gzip
 import json
 import os
 import shutil
@@ -92,11 +95,11 @@ def case_one_cell(tmp):
     check(float(row["ops_per_sec"]) > 0 and int(row["ops"]) > 0, "ops not parsed")
     check(int(row["maxrss_kb"]) > 0, "no peak RSS from wait4")
     check(float(row["wall_s"]) > 0 and row["user_s"] != "" and row["sys_s"] != "", "no times")
-    meta = json.load(open(os.path.join(out, "metadata.json")))
-    if meta["measurement"]["launcher_error"] is None:
-        # The fake workload is a small Python process (about 10 MiB); through the
-        # launcher its peak RSS must not include the runner's (see launch.c).
-        check(int(row["maxrss_kb"]) < 20000, f"peak RSS {row['maxrss_kb']} KiB looks inflated")
+    # The fake workload is a small Python process (about 10 MiB); through the
+    # launcher its peak RSS must not include the runner's (see launch.c).
+    check(int(row["maxrss_kb"]) < 20000, f"peak RSS {row['maxrss_kb']} KiB looks inflated")
+    for k in ("minflt", "majflt", "nvcsw", "nivcsw", "rss_mean_kb"):
+        check(row[k] != "", f"row lacks {k}")
     check(json.loads(row["workload_json"])["workload"] == "fake", "workload JSON not kept")
     meta = json.load(open(os.path.join(out, "metadata.json")))
     for k in ("seed", "host", "git", "spec", "build", "baselines", "started_utc",
@@ -326,15 +329,178 @@ def case_dry_run(tmp):
         check(h.returncode == 0 and "usage" in h.stdout, f"{sub} --help")
 
 
+def case_app(tmp):
+    # lua5.4 is installed by scripts/install-deps.sh (and so by scripts/test.sh).
+    text = spec_text(threads="[1]", reps=1, extra="latency = 1", workloads=[
+        'app = "lua"\nparams = { n = 2000 }',
+        'app = "lua"\nlabel = "wrong"\nparams = { n = 2000, program = "%s" }'
+        % os.path.join(BIN, "fake-app"),
+        'app = "lua"\nlabel = "absent"\nparams = { program = "/nonexistent/lua5.4" }',
+    ])
+    spec = write(os.path.join(tmp, "a.toml"), text)
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out)
+    check(r.returncode == 1, f"a wrong answer must make the run fail: {r.returncode} {r.stderr}")
+    by = {x["workload"]: x for x in rows(out)}
+    lua = by["lua"]
+    check(lua["status"] == "ok", f"lua cell: {lua}")
+    check(lua["metric"] == "iterations/s" and float(lua["ops_per_sec"]) > 0, "lua metric")
+    check(int(lua["maxrss_kb"]) > 0 and float(lua["rss_mean_kb"]) > 0, "lua memory")
+    check(float(lua["malloc_p50_ns"]) > 0 and float(lua["malloc_max_ns"]) >=
+          float(lua["malloc_p99_ns"]) >= float(lua["malloc_p50_ns"]), f"lua latency: {lua}")
+    check(by["wrong"]["status"] == "failed" and "wrong answer" in by["wrong"]["note"],
+          f"wrong answer not a failure: {by['wrong']}")
+    check(by["absent"]["status"] == "skipped" and "install the Debian package lua5.4"
+          in by["absent"]["note"], f"missing program: {by['absent']}")
+    for f in ("latency_lua.png", "memory_lua.png", "apps_relative.png", "apps_rss.png"):
+        p = os.path.join(out, "plots", f)
+        check(os.path.exists(p) and os.path.getsize(p) > 1000, f"plot {f} missing")
+    summary = open(os.path.join(out, "summary.md")).read()
+    check("## Applications" in summary and "## Allocation latency" in summary
+          and "## Memory over time" in summary, "summary lacks the toolkit sections")
+
+
+def case_rss_series(tmp):
+    # The fake application holds 40 MiB for 0.6 s, then 120 MiB for 0.6 s, then
+    # nothing for 0.5 s; the sampled series must show both steps in order, the
+    # return to the start, and agree with the peak.
+    text = spec_text(threads="[1]", reps=1, workloads=[
+        'app = "lua"\nlabel = "steps"\nparams = { n = 10, program = "%s" }\n'
+        'env = { FAKE_APP_RSS_STEPS = "40:0.6,120:0.6,0:0.5" }' % os.path.join(BIN, "fake-app")])
+    spec = write(os.path.join(tmp, "m.toml"), text)
+    out = os.path.join(tmp, "out")
+    exp("run", spec, "--out", out, "--no-plots")
+    row = rows(out)[0]
+    check(row["status"] == "failed" and "wrong answer" in row["note"], f"row: {row}")
+    series = [json.loads(l) for l in open(os.path.join(out, "rss.jsonl"))]
+    check(len(series) == 1, f"one series per cell, got {len(series)}")
+    kb = series[0]["rss_kb"]
+    t = series[0]["t_ms"]
+    check(len(kb) >= 60 and t == sorted(t), f"{len(kb)} samples: want one every 10 ms")
+    mib = [v / 1024 for v in kb]
+    base = min(mib[:3])
+    held40 = [m for m in mib if base + 35 <= m <= base + 50]
+    held120 = [m for m in mib if m >= base + 115]
+    check(len(held40) >= 20 and len(held120) >= 20, f"steps not seen: {mib}")
+    first120 = next(i for i, m in enumerate(mib) if m >= base + 115)
+    check(all(m < base + 115 for m in mib[:first120]) and
+          any(base + 35 <= m <= base + 50 for m in mib[:first120]), "40 MiB step must come first")
+    last120 = max(i for i, m in enumerate(mib) if m >= base + 115)
+    after = mib[last120 + 1:]
+    check(len(after) >= 20 and sum(1 for m in after if m < base + 20) >= 20,
+          f"memory must shrink back after the 120 MiB step: {after}")
+    check(abs(int(row["maxrss_kb"]) / 1024 - max(mib)) < 8, "peak RSS and the series disagree")
+    check(float(row["rss_mean_kb"]) < int(row["maxrss_kb"]), "mean RSS must be below the peak")
+
+
+def _tool(var):
+    path = os.environ.get(var)
+    check(path and os.path.exists(path), f"{var} must name the built helper (ctest sets it)")
+    return path
+
+
+def case_trace(tmp):
+    replay, demo = _tool("SL_REPLAY"), _tool("SL_TRACE_DEMO")
+    _tool("SPANLAB_TRACE_LIB")
+    tr = os.path.join(tmp, "demo.sltrace.gz")
+    r = subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "record", "-o", tr,
+                        "--", demo], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and os.path.exists(tr), f"record failed: {r.stderr}")
+    info = subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "info", tr],
+                          capture_output=True, text=True, timeout=120)
+    check(info.returncode == 0, f"info failed: {info.stderr}")
+    calls = int(info.stdout.split(" calls replayed")[0].split(", ")[-1])
+    peak = int(info.stdout.split("peak live bytes (requested): ")[1].split()[0])
+    threads = int(info.stdout.split(" threads")[0].split(", ")[-1])
+    # sl-trace-demo: two threads make 2000 allocations each (plus one malloc per
+    # realloc), a third frees the first thread's objects.
+    check(threads >= 3 and calls >= 2 * 2000 + 2000, f"info: {info.stdout}")
+    raw = os.path.join(tmp, "demo.sltrace")
+    with gzip.open(tr, "rb") as f, open(raw, "wb") as g:
+        g.write(f.read())
+    res = json.loads(subprocess.run([replay, raw], capture_output=True, text=True,
+                                    timeout=120, check=True).stdout)
+    check(res["ok"] and res["calls"] == calls and res["peak_live_bytes"] == peak,
+          f"replay {res} differs from info (calls {calls}, peak {peak})")
+    # As a workload of the runner (which decompresses the .gz).
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir)
+    os.symlink(replay, os.path.join(bindir, "sl-replay"))
+    spec = write(os.path.join(tmp, "t.toml"), spec_text(threads="[1]", reps=1).replace(
+        f'bin_dir = "{BIN}"', f'bin_dir = "{bindir}"').split("[[workload]]")[0]
+        + f'[[workload]]\ntrace = "{tr}"\n')
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out, "--no-plots")
+    check(r.returncode == 0, f"trace cell failed: {r.stderr}")
+    row = rows(out)[0]
+    check(row["workload"] == "demo" and row["status"] == "ok" and int(float(row["ops"])) == calls,
+          f"trace row: {row}")
+
+
+def case_trace_corrupt(tmp):
+    replay = _tool("SL_REPLAY")
+    demo = _tool("SL_TRACE_DEMO")
+    _tool("SPANLAB_TRACE_LIB")
+    raw = os.path.join(tmp, "demo.sltrace")
+    subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "record", "-o", raw,
+                    "--", demo], capture_output=True, timeout=120, check=True)
+    data = bytearray(open(raw, "rb").read())
+    bad_op = bytearray(data)
+    bad_op[32 + 40 * 5] = 77                       # record 5's operation
+    cut = data[:32 + 40 * 7 + 13]                  # ends inside record 7
+    cases = {"badop": (bad_op, "byte offset 232", "unknown operation"),
+             "truncated": (cut, "byte offset 312", "truncated"),
+             "header": (data[:20], "byte offset 20", "header")}
+    for name, (content, where, what) in cases.items():
+        p = os.path.join(tmp, name + ".sltrace")
+        with open(p, "wb") as f:
+            f.write(content)
+        r = subprocess.run([replay, p], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 2 and where in r.stderr and what in r.stderr
+              and len(r.stderr.strip().splitlines()) == 1,
+              f"sl-replay on {name}: exit {r.returncode}, {r.stderr!r}")
+        r = subprocess.run([PY, os.path.join(REPO, "scripts", "spanlab-trace"), "info", p],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode != 0 and where in r.stderr and "Traceback" not in r.stderr,
+              f"spanlab-trace info on {name}: {r.stderr!r}")
+
+
+def case_until_ci(tmp):
+    counter = os.path.join(tmp, "counter")
+    spec = write(os.path.join(tmp, "u.toml"), spec_text(threads="[1]", reps=2, workloads=[
+        'name = "fake"\nlabel = "steady"\nparams = { mode = "steady" }',
+        'name = "fake"\nlabel = "noisy"\nparams = { mode = "alternate" }\n'
+        f'env = {{ FAKE_COUNTER = "{counter}" }}']))
+    out = os.path.join(tmp, "out")
+    r = exp("run", spec, "--out", out, "--until-ci", "10%", "--max-repetitions", "5")
+    check(r.returncode == 0, f"until-ci run: {r.stderr}")
+    reps = {}
+    for x in rows(out):
+        reps.setdefault(x["workload"], []).append(int(x["rep"]))
+    check(sorted(reps["steady"]) == [1, 2], f"a steady cell needs no more repetitions: {reps}")
+    check(sorted(reps["noisy"]) == [1, 2, 3, 4, 5], f"a noisy cell runs up to the bound: {reps}")
+    meta = json.load(open(os.path.join(out, "metadata.json")))
+    check(meta["until_ci"] == {"target": 0.1, "max_repetitions": 5}, "until_ci not recorded")
+    check(meta["machine_load"]["before"]["loadavg_1_5_15"] is not None and
+          meta["machine_load"]["others_cpu_s"] is not None, "machine load not recorded")
+    summary = open(os.path.join(out, "summary.md")).read()
+    check("--until-ci 10%" in summary and "Machine during the run" in summary, "summary")
+
+
 CASES = {
     "one-cell": case_one_cell, "failure": case_failure, "timeout": case_timeout,
     "resume": case_resume, "shard-merge": case_shard_merge, "replot": case_replot,
     "spec-validation": case_spec_validation, "unbuildable-variant": case_unbuildable_variant,
     "missing-baseline": case_missing_baseline, "dry-run": case_dry_run,
+    "app": case_app, "rss-series": case_rss_series, "trace": case_trace,
+    "trace-corrupt": case_trace_corrupt, "until-ci": case_until_ci,
 }
 
 
 def main(argv):
+    if argv[1:] == ["--list"]:
+        print("\n".join(CASES))
+        return 0
     names = list(CASES) if argv[1:] in ([], ["all"]) else argv[1:]
     status = 0
     for name in names:
