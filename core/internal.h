@@ -12,20 +12,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../base/compiler.h"
+#include "../base/log.h"
 #include "../include/spanlab.h"
-#include "testhooks.h"
-#include "../numa/numa.h"
-#include "../policies/sizeclass.h"
-#include "../policies/sync.h"
+#include "testhooks.h" /* before the policies: their test hooks */
+#include "config.h"
 
-/* ---- Compiler helpers ---- */
-#define SL_LIKELY(x) __builtin_expect(!!(x), 1)
-#define SL_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define SL_NOINLINE __attribute__((noinline))
-#define SL_COLD __attribute__((cold))
-#define SL_INLINE static inline __attribute__((always_inline))
-#define SL_CACHELINE 64
-#define SL_ALIGNED_CL __attribute__((aligned(SL_CACHELINE)))
+/* ---- Thread-local storage (compiler helpers: base/compiler.h) ---- */
 #define SL_TLS __thread __attribute__((tls_model(SPANLAB_TLS_MODEL)))
 #ifndef SPANLAB_TLS_MODEL
 #define SPANLAB_TLS_MODEL "initial-exec"
@@ -419,8 +412,7 @@ SL_INLINE sl_mheap *sl_local_heap(void)
 /* ---- malloc.c ---- */
 void sl_ensure_init(void);
 bool sl_initialized(void); /* fully initialised: thread caches may be created */
-_Noreturn void sl_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2))) SL_COLD;
-void sl_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* sl_fatal, sl_verbose: base/log.h */
 
 /* ---- stats.c ---- */
 void sl_options_read(void);

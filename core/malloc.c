@@ -604,12 +604,7 @@ static int sl_api_trim(size_t pad)
 
 const char *spanlab_variant(void)
 {
-	/* The front end is named only when it is not the default (`freelist`). */
-	return SL_SC_NAME "-" SL_SYNC_NAME "-" SL_NUMA_NAME
-#ifndef SPANLAB_FRONTEND_FREELIST
-	       "-" SL_FE_NAME
-#endif
-		;
+	return SPANLAB_VARIANT_NAME; /* core/config.h */
 }
 
 size_t spanlab_size_classes(size_t *sizes, size_t cap)

@@ -43,7 +43,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../core/internal.h" /* sl_verbose */
+#include "../base/log.h"
+#include "node.h"
 
 #ifndef MPOL_PREFERRED
 #define MPOL_PREFERRED 1

@@ -15,8 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Heaps (the engine keeps an array of this many, ~15 KiB each). Nodes beyond it share
- * heaps: node i is served by heap i % max_nodes. */
+#include "../base/compiler.h"
+
+/* Heaps: the engine keeps an array of this many sl_mheap, each with one mcentral per
+ * size class, so its size depends on the variant (sizeof(sl_mheap): about 19 KiB for
+ * go-mutex, 24 KiB for tcmalloc-mutex). Nodes beyond it share heaps: node i is served
+ * by heap i % max_nodes. */
 #ifndef SPANLAB_NUMA_NODE_MAX_NODES
 #define SPANLAB_NUMA_NODE_MAX_NODES 64
 #endif
@@ -49,7 +53,7 @@ unsigned sl_numa_node_fallback_node(void);
 static inline unsigned sl_numa_node_current_node(void)
 {
 	int cpu = sched_getcpu();
-	if (__builtin_expect((unsigned)cpu < SPANLAB_NUMA_NODE_MAX_CPUS, 1))
+	if (SL_LIKELY((unsigned)cpu < SPANLAB_NUMA_NODE_MAX_CPUS))
 		return sl_numa_node_cpu_heap[cpu];
 	return sl_numa_node_fallback_node();
 }

@@ -5,7 +5,7 @@
 #ifndef SPANLAB_POLICY_NUMA_H
 #define SPANLAB_POLICY_NUMA_H
 
-#include "../policies/policy_util.h"
+#include "../base/policy_util.h"
 
 #if defined(SPANLAB_NUMA_FLAT)
 #include "flat.h"

@@ -5,7 +5,7 @@
 #ifndef SPANLAB_POLICY_SYNC_H
 #define SPANLAB_POLICY_SYNC_H
 
-#include "policy_util.h"
+#include "../base/policy_util.h"
 
 #if defined(SPANLAB_SYNC_MUTEX)
 #include "sync/mutex.h"

@@ -2,7 +2,9 @@
 """Generate, print and check spanlab's size-class tables.
 
 Every size-class policy is one header policies/sizeclass/<name>.h (contract in
-policies/sizeclass/README.md). This script is the only writer of those headers.
+policies/sizeclass/README.md). This script is the only writer of those headers, which
+hold data only (constants and arrays, with a readable waste table): the lookups over
+the arrays are written once, in policies/sizeclass.h.
 
 The algorithm is the one Go's runtime/mksizeclasses.go describes, with its constants
 turned into parameters:
@@ -370,26 +372,18 @@ def lookup_arrays(t):
     return class8, class8_a16, class128
 
 
-def a16_lookup(t, class8, class8_a16):
-    """C text of the glibc-aligned lookup: the plain one when the table needs no
-    rounding, else one more 8-byte-step array."""
+def class8_a16_text(t, class8, class8_a16):
+    """C text of class8_a16: an array when rounding requests up to a multiple of 16
+    changes a class, else a name for class8 itself."""
     n = t.name
     if class8_a16 == class8:
-        return f"""/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned):
- * every class of 16 B or more is a multiple of 16 here, so the plain lookup. */
-static inline uint32_t sl_sc_{n}_size_to_class_a16(size_t size) {{ return sl_sc_{n}_size_to_class(size); }}"""
-    return f"""/* class8 for requests of more than 16 B rounded up to a multiple of 16. */
-{c_array("uint8_t", "sl_sc_%s_class8_a16" % n, class8_a16)}
-
-/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned): the
- * smallest class holding size rounded up to a multiple of 16; one table load, as the
- * plain lookup, which it is above 1024 B (the rounding changes no class128 bucket). */
-static inline uint32_t sl_sc_{n}_size_to_class_a16(size_t size)
-{{
-	if (size <= 1024)
-		return sl_sc_{n}_class8_a16[(size + 7) >> 3];
-	return sl_sc_{n}_size_to_class(size);
-}}"""
+        return f"""/* Every class of 16 B or more is a multiple of 16: rounding a request up to a multiple
+ * of 16 changes no class, so the glibc-aligned lookup reads class8 itself. */
+#define sl_sc_{n}_class8_a16 sl_sc_{n}_class8"""
+    return f"""/* class8 for requests of more than 16 B rounded up to a multiple of 16 (glibc's
+ * alignment): class8_a16[(size + 7) >> 3]. Above 1024 B the rounding changes no
+ * class128 bucket. */
+{c_array("uint8_t", "sl_sc_%s_class8_a16" % n, class8_a16)}"""
 
 
 def header(t):
@@ -402,6 +396,7 @@ def header(t):
  * tests/sizeclass checks it against the generator (scripts/mksizeclasses.py --check).
  *
 {about}
+ * Data only: the lookups over these arrays are written once, in policies/sizeclass.h.
  * Contract: policies/sizeclass/README.md. Page size {t.page_size} B.
  *
 {readable(t, " * ")}
@@ -409,7 +404,6 @@ def header(t):
 #ifndef {guard}
 #define {guard}
 
-#include <stddef.h>
 #include <stdint.h>
 
 enum {{
@@ -422,22 +416,13 @@ enum {{
 
 {c_array("uint8_t", "sl_sc_%s_class_pages" % n, t.pages)}
 
+/* Class of each size up to 1024 B, in 8-byte steps: class8[(size + 7) >> 3]. */
 {c_array("uint8_t", "sl_sc_%s_class8" % n, class8)}
 
+{class8_a16_text(t, class8, class8_a16)}
+
+/* Class of each size above 1024 B, in 128-byte steps: class128[(size - 1024 + 127) >> 7]. */
 {c_array("uint8_t", "sl_sc_%s_class128" % n, class128)}
-
-/* size -> class for 1 <= size <= {t.max_small} (size 0 is served as size 1). */
-static inline uint32_t sl_sc_{n}_size_to_class(size_t size)
-{{
-	if (size <= 1024)
-		return sl_sc_{n}_class8[(size + 7) >> 3];
-	return sl_sc_{n}_class128[(size - 1024 + 127) >> 7];
-}}
-
-{a16_lookup(t, class8, class8_a16)}
-
-static inline uint32_t sl_sc_{n}_class_to_size(uint32_t c) {{ return sl_sc_{n}_class_size[c]; }}
-static inline uint32_t sl_sc_{n}_class_to_pages(uint32_t c) {{ return sl_sc_{n}_class_pages[c]; }}
 
 #endif
 """

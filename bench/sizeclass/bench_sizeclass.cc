@@ -5,6 +5,8 @@
 // Each iteration is one lookup; the per-iteration time is the ns per lookup. In the
 // plain runs the lookups are independent (throughput); in the "/chain" runs the next
 // size's index depends on the previous class, so the time is the lookup's latency.
+// The lookup is the engine's (policies/sizeclass.h), compiled once per table in
+// lookup_adapter.c and run there in batches of kBatch.
 // Run: build/bin/sl-bench-sizeclass [--benchmark_filter=small]
 #include <benchmark/benchmark.h>
 
@@ -15,12 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "sl_sizeclass_all.h"
+#include "lookup_adapter.h"
+#include "sl_sizeclass_all.h"  // generated: SL_SC_ALL_TABLES(X), one X(table) per table
 
 namespace {
 
 constexpr std::size_t kSizes = 1 << 12;  // power of two: the index is masked
 constexpr std::size_t kMaxSize = 32768;  // the largest size every table serves
+constexpr std::uint64_t kBatch = 1024;   // lookups per call into the adapter
 
 std::vector<std::size_t> MakeSizes(bool small_biased)
 {
@@ -46,35 +50,33 @@ const std::vector<std::size_t> &Sizes(bool small_biased)
 	return small_biased ? small : uniform;
 }
 
-// Chain is a template parameter: as a run-time flag the compiler may turn the index
-// update into a conditional move, which makes every run a dependency chain.
-template <std::uint32_t (*Lookup)(std::size_t), bool Chain>
-void BM_Lookup(benchmark::State &state, bool small_biased)
+void BM_Lookup(benchmark::State &state, const sl_bench_lookup_ops *ops, bool small_biased,
+	       bool chain)
 {
 	const std::size_t *sizes = Sizes(small_biased).data();
 	std::size_t i = 0;
-	for (auto _ : state) {
-		std::uint32_t c = Lookup(sizes[i & (kSizes - 1)]);
-		benchmark::DoNotOptimize(c);
-		if constexpr (Chain)
-			i += c | 1;
-		else
-			i++;
-	}
+	std::uint64_t sum = 0;
+	while (state.KeepRunningBatch(kBatch))
+		sum += (chain ? ops->chain : ops->run)(sizes, kSizes - 1, &i, kBatch);
+	benchmark::DoNotOptimize(sum);
 	state.SetItemsProcessed(state.iterations());
 }
 
+#define X(table) extern "C" const sl_bench_lookup_ops sl_bench_lookup_##table;
+SL_SC_ALL_TABLES(X)
+#undef X
+
 void RegisterAll()
 {
-#define X(table)                                                                          \
-	benchmark::RegisterBenchmark("lookup/" #table "/uniform",                         \
-				     BM_Lookup<sl_sc_##table##_size_to_class, false>, false); \
-	benchmark::RegisterBenchmark("lookup/" #table "/small",                           \
-				     BM_Lookup<sl_sc_##table##_size_to_class, false>, true);  \
-	benchmark::RegisterBenchmark("lookup/" #table "/small/chain",                     \
-				     BM_Lookup<sl_sc_##table##_size_to_class, true>, true);  
-	SL_SC_ALL_TABLES(X)
+#define X(table) &sl_bench_lookup_##table,
+	static const sl_bench_lookup_ops *tables[] = {SL_SC_ALL_TABLES(X)};
 #undef X
+	for (const sl_bench_lookup_ops *ops : tables) {
+		std::string name = std::string("lookup/") + ops->name;
+		benchmark::RegisterBenchmark((name + "/uniform").c_str(), BM_Lookup, ops, false, false);
+		benchmark::RegisterBenchmark((name + "/small").c_str(), BM_Lookup, ops, true, false);
+		benchmark::RegisterBenchmark((name + "/small/chain").c_str(), BM_Lookup, ops, true, true);
+	}
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
  * round-up step and the span tail, 16-byte steps from 16 B, and no cap on the step (Go
  * caps it at 256 B): page 8192 B, max_small 32768 B, tail waste <= 1/8, step p*1/8 at
  * each power of two p (>= 8 B, 16 B from 16 B, <= 8192 B), fill on.
+ * Data only: the lookups over these arrays are written once, in policies/sizeclass.h.
  * Contract: policies/sizeclass/README.md. Page size 8192 B.
  *
  * class  bytes/obj  bytes/span  objects  tail waste  max waste
@@ -70,7 +71,6 @@
 #ifndef SPANLAB_SIZECLASS_GEN12_H
 #define SPANLAB_SIZECLASS_GEN12_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -93,6 +93,7 @@ static const uint8_t sl_sc_gen12_class_pages[58] = {
 	1, 5, 4, 3, 5, 2, 5, 3, 7, 4,
 };
 
+/* Class of each size up to 1024 B, in 8-byte steps: class8[(size + 7) >> 3]. */
 static const uint8_t sl_sc_gen12_class8[129] = {
 	1, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9,
 	9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17,
@@ -105,6 +106,11 @@ static const uint8_t sl_sc_gen12_class8[129] = {
 	31,
 };
 
+/* Every class of 16 B or more is a multiple of 16: rounding a request up to a multiple
+ * of 16 changes no class, so the glibc-aligned lookup reads class8 itself. */
+#define sl_sc_gen12_class8_a16 sl_sc_gen12_class8
+
+/* Class of each size above 1024 B, in 128-byte steps: class128[(size - 1024 + 127) >> 7]. */
 static const uint8_t sl_sc_gen12_class128[249] = {
 	31, 32, 33, 34, 35, 36, 36, 37, 37, 38, 38, 39, 39, 39, 40, 40,
 	40, 41, 42, 42, 43, 43, 43, 43, 43, 44, 44, 44, 44, 44, 44, 45,
@@ -123,20 +129,5 @@ static const uint8_t sl_sc_gen12_class128[249] = {
 	57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57,
 	57, 57, 57, 57, 57, 57, 57, 57, 57,
 };
-
-/* size -> class for 1 <= size <= 32768 (size 0 is served as size 1). */
-static inline uint32_t sl_sc_gen12_size_to_class(size_t size)
-{
-	if (size <= 1024)
-		return sl_sc_gen12_class8[(size + 7) >> 3];
-	return sl_sc_gen12_class128[(size - 1024 + 127) >> 7];
-}
-
-/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned):
- * every class of 16 B or more is a multiple of 16 here, so the plain lookup. */
-static inline uint32_t sl_sc_gen12_size_to_class_a16(size_t size) { return sl_sc_gen12_size_to_class(size); }
-
-static inline uint32_t sl_sc_gen12_class_to_size(uint32_t c) { return sl_sc_gen12_class_size[c]; }
-static inline uint32_t sl_sc_gen12_class_to_pages(uint32_t c) { return sl_sc_gen12_class_pages[c]; }
 
 #endif

@@ -6,6 +6,7 @@
  * classes from 8 B to 32 KiB plus the unused class 0, with Go's pages per span. The
  * generator re-derives it from: page 8192 B, max_small 32768 B, tail waste <= 1/8,
  * step p*1/8 at each power of two p (>= 8 B, 16 B from 32 B, <= 256 B), fill on.
+ * Data only: the lookups over these arrays are written once, in policies/sizeclass.h.
  * Contract: policies/sizeclass/README.md. Page size 8192 B.
  *
  * class  bytes/obj  bytes/span  objects  tail waste  max waste
@@ -80,7 +81,6 @@
 #ifndef SPANLAB_SIZECLASS_GO_H
 #define SPANLAB_SIZECLASS_GO_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -105,6 +105,7 @@ static const uint8_t sl_sc_go_class_pages[68] = {
 	3, 10, 7, 4,
 };
 
+/* Class of each size up to 1024 B, in 8-byte steps: class8[(size + 7) >> 3]. */
 static const uint8_t sl_sc_go_class8[129] = {
 	1, 1, 2, 3, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10,
 	10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18,
@@ -117,6 +118,22 @@ static const uint8_t sl_sc_go_class8[129] = {
 	32,
 };
 
+/* class8 for requests of more than 16 B rounded up to a multiple of 16 (glibc's
+ * alignment): class8_a16[(size + 7) >> 3]. Above 1024 B the rounding changes no
+ * class128 bucket. */
+static const uint8_t sl_sc_go_class8_a16[129] = {
+	1, 1, 2, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10,
+	10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18,
+	18, 19, 19, 19, 19, 20, 20, 20, 20, 21, 21, 21, 21, 22, 22, 22,
+	22, 23, 23, 23, 23, 24, 24, 24, 24, 25, 25, 25, 25, 26, 26, 26,
+	26, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28,
+	28, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30,
+	30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31,
+	31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+	32,
+};
+
+/* Class of each size above 1024 B, in 128-byte steps: class128[(size - 1024 + 127) >> 7]. */
 static const uint8_t sl_sc_go_class128[249] = {
 	32, 33, 34, 35, 36, 37, 37, 38, 38, 39, 39, 40, 40, 40, 41, 41,
 	41, 42, 43, 43, 44, 44, 44, 44, 44, 45, 45, 45, 45, 45, 45, 46,
@@ -135,39 +152,5 @@ static const uint8_t sl_sc_go_class128[249] = {
 	67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67,
 	67, 67, 67, 67, 67, 67, 67, 67, 67,
 };
-
-/* size -> class for 1 <= size <= 32768 (size 0 is served as size 1). */
-static inline uint32_t sl_sc_go_size_to_class(size_t size)
-{
-	if (size <= 1024)
-		return sl_sc_go_class8[(size + 7) >> 3];
-	return sl_sc_go_class128[(size - 1024 + 127) >> 7];
-}
-
-/* class8 for requests of more than 16 B rounded up to a multiple of 16. */
-static const uint8_t sl_sc_go_class8_a16[129] = {
-	1, 1, 2, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10,
-	10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17, 18,
-	18, 19, 19, 19, 19, 20, 20, 20, 20, 21, 21, 21, 21, 22, 22, 22,
-	22, 23, 23, 23, 23, 24, 24, 24, 24, 25, 25, 25, 25, 26, 26, 26,
-	26, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28,
-	28, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30,
-	30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31,
-	31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-	32,
-};
-
-/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned): the
- * smallest class holding size rounded up to a multiple of 16; one table load, as the
- * plain lookup, which it is above 1024 B (the rounding changes no class128 bucket). */
-static inline uint32_t sl_sc_go_size_to_class_a16(size_t size)
-{
-	if (size <= 1024)
-		return sl_sc_go_class8_a16[(size + 7) >> 3];
-	return sl_sc_go_size_to_class(size);
-}
-
-static inline uint32_t sl_sc_go_class_to_size(uint32_t c) { return sl_sc_go_class_size[c]; }
-static inline uint32_t sl_sc_go_class_to_pages(uint32_t c) { return sl_sc_go_class_pages[c]; }
 
 #endif

@@ -6,6 +6,7 @@
  * doubling), 41 classes from 8 B to 32 KiB plus class 0. jemalloc's small bins end at
  * 14 KiB; its large classes 16 .. 32 KiB are kept so that max_small is 32 KiB. Pages
  * per span by Go's rule (tail <= 1/8); jemalloc's own slab sizes assume 4 KiB pages.
+ * Data only: the lookups over these arrays are written once, in policies/sizeclass.h.
  * Contract: policies/sizeclass/README.md. Page size 8192 B.
  *
  * class  bytes/obj  bytes/span  objects  tail waste  max waste
@@ -54,7 +55,6 @@
 #ifndef SPANLAB_SIZECLASS_JEMALLOC_H
 #define SPANLAB_SIZECLASS_JEMALLOC_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -75,6 +75,7 @@ static const uint8_t sl_sc_jemalloc_class_pages[42] = {
 	1, 1, 4, 3, 2, 2, 5, 3, 4, 4,
 };
 
+/* Class of each size up to 1024 B, in 8-byte steps: class8[(size + 7) >> 3]. */
 static const uint8_t sl_sc_jemalloc_class8[129] = {
 	1, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9,
 	9, 10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13,
@@ -87,6 +88,11 @@ static const uint8_t sl_sc_jemalloc_class8[129] = {
 	21,
 };
 
+/* Every class of 16 B or more is a multiple of 16: rounding a request up to a multiple
+ * of 16 changes no class, so the glibc-aligned lookup reads class8 itself. */
+#define sl_sc_jemalloc_class8_a16 sl_sc_jemalloc_class8
+
+/* Class of each size above 1024 B, in 128-byte steps: class128[(size - 1024 + 127) >> 7]. */
 static const uint8_t sl_sc_jemalloc_class128[249] = {
 	21, 22, 22, 23, 23, 24, 24, 25, 25, 26, 26, 26, 26, 27, 27, 27,
 	27, 28, 28, 28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30,
@@ -105,20 +111,5 @@ static const uint8_t sl_sc_jemalloc_class128[249] = {
 	41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41,
 	41, 41, 41, 41, 41, 41, 41, 41, 41,
 };
-
-/* size -> class for 1 <= size <= 32768 (size 0 is served as size 1). */
-static inline uint32_t sl_sc_jemalloc_size_to_class(size_t size)
-{
-	if (size <= 1024)
-		return sl_sc_jemalloc_class8[(size + 7) >> 3];
-	return sl_sc_jemalloc_class128[(size - 1024 + 127) >> 7];
-}
-
-/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned):
- * every class of 16 B or more is a multiple of 16 here, so the plain lookup. */
-static inline uint32_t sl_sc_jemalloc_size_to_class_a16(size_t size) { return sl_sc_jemalloc_size_to_class(size); }
-
-static inline uint32_t sl_sc_jemalloc_class_to_size(uint32_t c) { return sl_sc_jemalloc_class_size[c]; }
-static inline uint32_t sl_sc_jemalloc_class_to_pages(uint32_t c) { return sl_sc_jemalloc_class_pages[c]; }
 
 #endif

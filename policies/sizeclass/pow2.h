@@ -4,6 +4,7 @@
  *
  * pow2: powers of two from 8 B to 32 KiB (13 classes plus class 0), pages per span by
  * Go's rule (tail <= 1/8). The simplest table: worst-case round-up waste ~50 %.
+ * Data only: the lookups over these arrays are written once, in policies/sizeclass.h.
  * Contract: policies/sizeclass/README.md. Page size 8192 B.
  *
  * class  bytes/obj  bytes/span  objects  tail waste  max waste
@@ -24,7 +25,6 @@
 #ifndef SPANLAB_SIZECLASS_POW2_H
 #define SPANLAB_SIZECLASS_POW2_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -41,6 +41,7 @@ static const uint8_t sl_sc_pow2_class_pages[14] = {
 	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 4,
 };
 
+/* Class of each size up to 1024 B, in 8-byte steps: class8[(size + 7) >> 3]. */
 static const uint8_t sl_sc_pow2_class8[129] = {
 	1, 1, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5,
 	5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
@@ -53,6 +54,11 @@ static const uint8_t sl_sc_pow2_class8[129] = {
 	8,
 };
 
+/* Every class of 16 B or more is a multiple of 16: rounding a request up to a multiple
+ * of 16 changes no class, so the glibc-aligned lookup reads class8 itself. */
+#define sl_sc_pow2_class8_a16 sl_sc_pow2_class8
+
+/* Class of each size above 1024 B, in 128-byte steps: class128[(size - 1024 + 127) >> 7]. */
 static const uint8_t sl_sc_pow2_class128[249] = {
 	8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10,
 	10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11,
@@ -71,20 +77,5 @@ static const uint8_t sl_sc_pow2_class128[249] = {
 	13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,
 	13, 13, 13, 13, 13, 13, 13, 13, 13,
 };
-
-/* size -> class for 1 <= size <= 32768 (size 0 is served as size 1). */
-static inline uint32_t sl_sc_pow2_size_to_class(size_t size)
-{
-	if (size <= 1024)
-		return sl_sc_pow2_class8[(size + 7) >> 3];
-	return sl_sc_pow2_class128[(size - 1024 + 127) >> 7];
-}
-
-/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned):
- * every class of 16 B or more is a multiple of 16 here, so the plain lookup. */
-static inline uint32_t sl_sc_pow2_size_to_class_a16(size_t size) { return sl_sc_pow2_size_to_class(size); }
-
-static inline uint32_t sl_sc_pow2_class_to_size(uint32_t c) { return sl_sc_pow2_class_size[c]; }
-static inline uint32_t sl_sc_pow2_class_to_pages(uint32_t c) { return sl_sc_pow2_class_pages[c]; }
 
 #endif

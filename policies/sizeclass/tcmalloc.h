@@ -7,6 +7,7 @@
  * 8 B to 256 KiB plus class 0; the largest small size is 256 KiB. Sizes read back from
  * the installed library; pages per span by gperftools' rule (tail <= 1/8 and at least
  * a quarter transfer batch per span).
+ * Data only: the lookups over these arrays are written once, in policies/sizeclass.h.
  * Contract: policies/sizeclass/README.md. Page size 8192 B.
  *
  * class  bytes/obj  bytes/span  objects  tail waste  max waste
@@ -99,7 +100,6 @@
 #ifndef SPANLAB_SIZECLASS_TCMALLOC_H
 #define SPANLAB_SIZECLASS_TCMALLOC_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -126,6 +126,7 @@ static const uint8_t sl_sc_tcmalloc_class_pages[86] = {
 	27, 28, 29, 30, 31, 32,
 };
 
+/* Class of each size up to 1024 B, in 8-byte steps: class8[(size + 7) >> 3]. */
 static const uint8_t sl_sc_tcmalloc_class8[129] = {
 	1, 1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9,
 	9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17,
@@ -138,6 +139,11 @@ static const uint8_t sl_sc_tcmalloc_class8[129] = {
 	31,
 };
 
+/* Every class of 16 B or more is a multiple of 16: rounding a request up to a multiple
+ * of 16 changes no class, so the glibc-aligned lookup reads class8 itself. */
+#define sl_sc_tcmalloc_class8_a16 sl_sc_tcmalloc_class8
+
+/* Class of each size above 1024 B, in 128-byte steps: class128[(size - 1024 + 127) >> 7]. */
 static const uint8_t sl_sc_tcmalloc_class128[2041] = {
 	31, 32, 33, 34, 35, 36, 36, 37, 37, 38, 38, 39, 39, 40, 40, 41,
 	41, 42, 42, 43, 43, 43, 43, 43, 43, 44, 44, 44, 44, 45, 45, 45,
@@ -268,20 +274,5 @@ static const uint8_t sl_sc_tcmalloc_class128[2041] = {
 	85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85,
 	85, 85, 85, 85, 85, 85, 85, 85, 85,
 };
-
-/* size -> class for 1 <= size <= 262144 (size 0 is served as size 1). */
-static inline uint32_t sl_sc_tcmalloc_size_to_class(size_t size)
-{
-	if (size <= 1024)
-		return sl_sc_tcmalloc_class8[(size + 7) >> 3];
-	return sl_sc_tcmalloc_class128[(size - 1024 + 127) >> 7];
-}
-
-/* size -> class for glibc's alignment (blocks of more than 16 B 16-byte aligned):
- * every class of 16 B or more is a multiple of 16 here, so the plain lookup. */
-static inline uint32_t sl_sc_tcmalloc_size_to_class_a16(size_t size) { return sl_sc_tcmalloc_size_to_class(size); }
-
-static inline uint32_t sl_sc_tcmalloc_class_to_size(uint32_t c) { return sl_sc_tcmalloc_class_size[c]; }
-static inline uint32_t sl_sc_tcmalloc_class_to_pages(uint32_t c) { return sl_sc_tcmalloc_class_pages[c]; }
 
 #endif

@@ -1,21 +1,18 @@
 """Allocators: spanlab variants (built with CMake when missing) and baseline libraries.
 
-A variant is named <sizeclass>-<sync>-<numa>[-<frontend>]. The values that
-exist are the headers in policies/sizeclass/, policies/sync/, numa/ and core/frontend/
-(the front end is part of the engine); a name using any other value is reported as
-unbuildable without calling CMake. CMake has the last word: a name it rejects, or a
-library that fails to compile, is reported with CMake's message. Either way the
-variant's cells are recorded as failed and the other cells still run.
+A variant is named <sizeclass>-<sync>-<numa>[-<frontend>]. The values that exist are
+what scripts/axes.sh finds in policies/sizeclass/, policies/sync/, numa/ and
+core/frontend/ (the front end is part of the engine); a name using any other value is
+reported as unbuildable without calling CMake. CMake has the last word: a name it
+rejects, or a library that fails to compile, is reported with CMake's message. Either
+way the variant's cells are recorded as failed and the other cells still run.
 """
 
-import glob
 import os
 import re
 import subprocess
 
 FRONTENDS_DEFAULT = "freelist"
-# Stems in a policy folder that are not implementations.
-NOT_IMPLEMENTATIONS = {"contract", "common", "readme", "numa", "sync", "sizeclass", "frontend"}
 
 BASELINE_SONAMES = {
     "jemalloc": "libjemalloc.so.2",
@@ -35,23 +32,22 @@ class BuildError(Exception):
 
 
 def policy_values(repo):
-    """{axis: sorted list of implementation names, or None if the axis has no folder}."""
-    axes = {"sizeclass": "policies/sizeclass", "sync": "policies/sync", "numa": "numa",
-            "frontend": "core/frontend"}
-    out = {}
-    for axis, folder in axes.items():
-        d = os.path.join(repo, folder)
-        if not os.path.isdir(d):
-            out[axis] = None
-            continue
-        names = []
-        for p in glob.glob(os.path.join(d, "*.h")):
-            stem = os.path.basename(p)[:-2]
-            if stem.lower() in NOT_IMPLEMENTATIONS or stem.startswith("_"):
-                continue
-            names.append(stem)
-        out[axis] = sorted(names)
-    return out
+    """{axis: sorted list of implementation names, or None if the axis has no folder},
+    as scripts/axes.sh prints them for the tree at repo (the one place that knows the
+    axes and which files on disk are their values)."""
+    axes_sh = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "axes.sh")
+    try:
+        out = subprocess.run(["bash", axes_sh, "--root", repo], check=True,
+                             capture_output=True, text=True).stdout
+    except subprocess.CalledProcessError as e:
+        raise BuildError(f"scripts/axes.sh failed: {e.stderr.strip()}") from e
+    values = {axis: None for axis in ("sizeclass", "sync", "numa", "frontend")}
+    for line in out.splitlines():
+        words = line.split()
+        if words:
+            values[words[0]] = sorted(words[1:])
+    return values
 
 
 def parse_variant(name):

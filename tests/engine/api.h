@@ -10,7 +10,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 
-#include "check.h"
+#include "../check.h"
 #include "spanlab.h"
 
 typedef struct test_api {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 
 static void *(*sl_malloc)(size_t);
 static void (*sl_free)(void *);

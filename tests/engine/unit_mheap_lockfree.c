@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "../../core/internal.h"
-#include "check.h"
+#include "../check.h"
 
 static sl_mheap heap; /* large: static */
 #define H (&heap)

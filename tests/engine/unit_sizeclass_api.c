@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "spanlab.h"
 
 #ifndef TEST_VARIANT

@@ -26,17 +26,7 @@
 #include <unistd.h>
 
 #include "../../core/internal.h"
-
-static int failures;
-#define CHECK(c, ...)                                                                        \
-	do {                                                                                 \
-		if (!(c)) {                                                                  \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #c); \
-			fprintf(stderr, __VA_ARGS__);                                        \
-			fprintf(stderr, "\n");                                               \
-			failures++;                                                          \
-		}                                                                            \
-	} while (0)
+#include "../check.h"
 
 /* ---- scan ---- */
 
@@ -54,14 +44,14 @@ static void *scan_thread(void *arg)
 		ptrs[got++] = p;
 		while ((next = spanlab_malloc(size)) && sl_span_of(next) == s && got < 8192)
 			ptrs[got++] = next;
-		CHECK(got == n, "gen %d: %u of the span's %u slots before it moved on", gen, got, n);
+		EXPECT(got == n, "gen %d: %u of the span's %u slots before it moved on", gen, got, n);
 		memset(seen, 0, sizeof seen);
 		for (uint32_t i = 0; i < got; i++) {
 			bool exact;
 			uint32_t idx = sl_span_index(s, ptrs[i], &exact);
-			CHECK(exact && idx < n, "gen %d: %p is not a slot", gen, ptrs[i]);
+			EXPECT(exact && idx < n, "gen %d: %p is not a slot", gen, ptrs[i]);
 			if (exact && idx < n) {
-				CHECK(!seen[idx], "gen %d: slot %u handed out twice", gen, idx);
+				EXPECT(!seen[idx], "gen %d: slot %u handed out twice", gen, idx);
 				seen[idx] = 1;
 			}
 		}
@@ -117,17 +107,17 @@ static void *owned_thread(void *arg)
 	ow_objs[0] = a0;
 	void *b0 = ow_fill(size, A, 1);
 	sl_span *B = sl_span_of(b0);
-	CHECK(ow_n == A->nelems && B != A, "span A gave %u of %u slots", ow_n, A->nelems);
-	CHECK(ow_owned(a0) && ow_owned(b0), "a full span is no longer owned by its thread");
+	EXPECT(ow_n == A->nelems && B != A, "span A gave %u of %u slots", ow_n, A->nelems);
+	EXPECT(ow_owned(a0) && ow_owned(b0), "a full span is no longer owned by its thread");
 	/* The owner's frees into A are plain bit sets, not remote frees. */
 	ow_free_all(NULL);
 	spanlab_stats_get(&st1);
-	CHECK(st1.remote_merged == st0.remote_merged, "owner frees into its full span went remote (%llu)",
-	      (unsigned long long)(st1.remote_merged - st0.remote_merged));
+	EXPECT(st1.remote_merged == st0.remote_merged, "owner frees into its full span went remote (%llu)",
+	       (unsigned long long)(st1.remote_merged - st0.remote_merged));
 	/* When B fills, the cache allocates from A again. */
 	ow_objs[0] = b0;
 	void *p = ow_fill(size, B, 1);
-	CHECK(sl_span_of(p) == A, "B full: the next object %p is not in the owned, free span A", p);
+	EXPECT(sl_span_of(p) == A, "B full: the next object %p is not in the owned, free span A", p);
 	/* Another thread frees all of B (remote frees into an owned span); when A fills
 	 * again the owner merges them and comes back to B. */
 	pthread_t t;
@@ -137,9 +127,9 @@ static void *owned_thread(void *arg)
 	ow_objs[0] = p;
 	void *q = ow_fill(size, A, 1);
 	spanlab_stats_get(&st1);
-	CHECK(sl_span_of(q) == B, "A full: the next object %p is not in span B, freed remotely", q);
-	CHECK(st1.remote_merged - st0.remote_merged == nb, "remote_merged %llu, remote frees %u",
-	      (unsigned long long)(st1.remote_merged - st0.remote_merged), nb);
+	EXPECT(sl_span_of(q) == B, "A full: the next object %p is not in span B, freed remotely", q);
+	EXPECT(st1.remote_merged - st0.remote_merged == nb, "remote_merged %llu, remote frees %u",
+	       (unsigned long long)(st1.remote_merged - st0.remote_merged), nb);
 	ow_free_all(NULL);
 	spanlab_free(q);
 	/* Many spans of live objects: at most SL_BM_OWN_MAX + 1 stay owned. */
@@ -153,17 +143,17 @@ static void *owned_thread(void *arg)
 	for (uint32_t i = 0; i < n; i++)
 		if (i == 0 || sl_span_of(live[i]) != sl_span_of(live[i - 1]))
 			owned += ow_owned(live[i]);
-	CHECK(owned <= SL_BM_OWN_MAX + 1 && owned >= 1, "%u spans owned (at most %d kept)", owned,
-	      SL_BM_OWN_MAX + 1);
+	EXPECT(owned <= SL_BM_OWN_MAX + 1 && owned >= 1, "%u spans owned (at most %d kept)", owned,
+	       SL_BM_OWN_MAX + 1);
 	for (uint32_t i = 0; i < n; i++) {
-		CHECK(((unsigned char *)live[i])[size - 1] == 0x5a, "object %u overwritten", i);
+		EXPECT(((unsigned char *)live[i])[size - 1] == 0x5a, "object %u overwritten", i);
 		spanlab_free(live[(i * 7919u) % n]);
 	}
 	spanlab_stats_get(&st1);
 	uint64_t m = st1.classes[cls].mallocs - st0.classes[cls].mallocs;
 	uint64_t f = st1.classes[cls].frees - st0.classes[cls].frees;
-	CHECK(m == f, "class %u: %llu mallocs, %llu frees", cls, (unsigned long long)m,
-	      (unsigned long long)f);
+	EXPECT(m == f, "class %u: %llu mallocs, %llu frees", cls, (unsigned long long)m,
+	       (unsigned long long)f);
 	return NULL;
 }
 
@@ -190,7 +180,7 @@ static void *rt_worker(void *arg)
 		}
 		for (int i = 0; i < RT_BATCH; i++) {
 			uint64_t *o = sl->objs[i];
-			CHECK(o[0] == (uint64_t)(uintptr_t)o, "object %p changed while live", (void *)o);
+			EXPECT(o[0] == (uint64_t)(uintptr_t)o, "object %p changed while live", (void *)o);
 			spanlab_free(o);
 		}
 		atomic_store(&sl->ready, 0);
@@ -232,14 +222,14 @@ static void test_remote(void)
 	uint32_t cls = sl_sc_size_to_class(size);
 	uint64_t m = st1.classes[cls].mallocs - st0.classes[cls].mallocs;
 	uint64_t f = st1.classes[cls].frees - st0.classes[cls].frees;
-	CHECK(m == handed && f == handed, "class %u: %llu mallocs, %llu frees, %llu handed out", cls,
-	      (unsigned long long)m, (unsigned long long)f, (unsigned long long)handed);
+	EXPECT(m == handed && f == handed, "class %u: %llu mallocs, %llu frees, %llu handed out", cls,
+	       (unsigned long long)m, (unsigned long long)f, (unsigned long long)handed);
 	/* Every remote free is merged by the owner or under mcentral's lock, or its span
 	 * was released whole (its last free merges the pending list too). */
-	CHECK(st1.remote_merged - st0.remote_merged == handed, "remote_merged %llu, remote frees %llu",
-	      (unsigned long long)(st1.remote_merged - st0.remote_merged), (unsigned long long)handed);
-	CHECK(st1.classes[cls].spans == st0.classes[cls].spans || st1.classes[cls].spans == 0,
-	      "class %u: %llu spans left", cls, (unsigned long long)st1.classes[cls].spans);
+	EXPECT(st1.remote_merged - st0.remote_merged == handed, "remote_merged %llu, remote frees %llu",
+	       (unsigned long long)(st1.remote_merged - st0.remote_merged), (unsigned long long)handed);
+	EXPECT(st1.classes[cls].spans == st0.classes[cls].spans || st1.classes[cls].spans == 0,
+	       "class %u: %llu spans left", cls, (unsigned long long)st1.classes[cls].spans);
 }
 
 /* ---- tiny ---- */
@@ -253,37 +243,37 @@ static void test_tiny(void)
 	char *t1 = spanlab_malloc(6);
 	spanlab_free(t1);
 	char *t2 = spanlab_malloc(6);
-	CHECK(t2 == t1, "a temporary tiny object's bytes were not reused (%p, then %p)", (void *)t1,
-	      (void *)t2);
+	EXPECT(t2 == t1, "a temporary tiny object's bytes were not reused (%p, then %p)", (void *)t1,
+	       (void *)t2);
 	spanlab_free(t2);
 	/* Two 8-byte objects share a block; one stays live. */
 	char *a = spanlab_malloc(8), *b = spanlab_malloc(8);
-	CHECK((uintptr_t)b == (uintptr_t)a + 8, "two 8-byte tiny objects %p %p not in one block", a, b);
-	CHECK(spanlab_malloc_usable_size(a) == 8, "usable(a) = %zu", spanlab_malloc_usable_size(a));
+	EXPECT((uintptr_t)b == (uintptr_t)a + 8, "two 8-byte tiny objects %p %p not in one block", a, b);
+	EXPECT(spanlab_malloc_usable_size(a) == 8, "usable(a) = %zu", spanlab_malloc_usable_size(a));
 	char *c = spanlab_malloc(5); /* a new block */
 	uintptr_t block = (uintptr_t)a & ~(uintptr_t)15;
-	CHECK(((uintptr_t)c & ~(uintptr_t)15) != block, "5 bytes fit in a full block?");
+	EXPECT(((uintptr_t)c & ~(uintptr_t)15) != block, "5 bytes fit in a full block?");
 	memset(b, 0x42, 8);
 	spanlab_free(a);
 	/* Many more tiny allocations: none may land in a's block while b lives. */
 	static void *keep[20000];
 	for (int i = 0; i < 20000; i++) {
 		keep[i] = spanlab_malloc(1 + i % 15);
-		CHECK(((uintptr_t)keep[i] & ~(uintptr_t)15) != block, "block %p reused while %p lives",
-		      (void *)block, b);
+		EXPECT(((uintptr_t)keep[i] & ~(uintptr_t)15) != block, "block %p reused while %p lives",
+		       (void *)block, b);
 		uintptr_t o = (uintptr_t)keep[i];
 		size_t n = 1 + i % 15, al = (n & 7) == 0 ? 8 : (n & 3) == 0 ? 4 : (n & 1) == 0 ? 2 : 1;
-		CHECK(o % al == 0, "malloc(%zu) = %p not %zu-aligned", n, keep[i], al);
+		EXPECT(o % al == 0, "malloc(%zu) = %p not %zu-aligned", n, keep[i], al);
 		memset(keep[i], i & 0xff, n);
 	}
 	for (int i = 0; i < 8; i++)
-		CHECK((unsigned char)b[i] == 0x42, "b's byte %d overwritten", i);
+		EXPECT((unsigned char)b[i] == 0x42, "b's byte %d overwritten", i);
 	for (int i = 0; i < 20000; i++)
-		CHECK(*(unsigned char *)keep[i] == (i & 0xff), "tiny object %d overwritten", i);
+		EXPECT(*(unsigned char *)keep[i] == (i & 0xff), "tiny object %d overwritten", i);
 	spanlab_stats st;
 	spanlab_stats_get(&st);
-	CHECK(st.tiny_objects >= 20001, "tiny_objects %llu", (unsigned long long)st.tiny_objects);
-	CHECK(st.tiny_saved > 0, "tiny_saved 0");
+	EXPECT(st.tiny_objects >= 20001, "tiny_objects %llu", (unsigned long long)st.tiny_objects);
+	EXPECT(st.tiny_saved > 0, "tiny_saved 0");
 	spanlab_free(b);
 	spanlab_free(c);
 	for (int i = 0; i < 20000; i++)
@@ -291,8 +281,8 @@ static void test_tiny(void)
 	/* Now the block is free: a's span slot (as a 16-byte object) comes back eventually. */
 	spanlab_trim(0);
 	spanlab_stats_get(&st);
-	CHECK(st.tiny_objects == 0, "tiny_objects %llu after freeing all", (unsigned long long)st.tiny_objects);
-	CHECK(st.tiny_blocks == 0, "tiny_blocks %llu after trim", (unsigned long long)st.tiny_blocks);
+	EXPECT(st.tiny_objects == 0, "tiny_objects %llu after freeing all", (unsigned long long)st.tiny_objects);
+	EXPECT(st.tiny_blocks == 0, "tiny_blocks %llu after trim", (unsigned long long)st.tiny_blocks);
 }
 
 /* Tiny objects freed by another thread, which then exits: the counts of the freeing
@@ -321,17 +311,17 @@ static void test_tiny_cross_thread(void)
 		memset(tx_objs[i], 0x5a, 1 + i % 15);
 	}
 	spanlab_stats_get(&st);
-	CHECK(st.tiny_objects == st0.tiny_objects + TX_N, "tiny_objects %llu, expected %llu",
-	      (unsigned long long)st.tiny_objects, (unsigned long long)(st0.tiny_objects + TX_N));
-	CHECK(st.tiny_blocks > st0.tiny_blocks, "no tiny blocks taken");
+	EXPECT(st.tiny_objects == st0.tiny_objects + TX_N, "tiny_objects %llu, expected %llu",
+	       (unsigned long long)st.tiny_objects, (unsigned long long)(st0.tiny_objects + TX_N));
+	EXPECT(st.tiny_blocks > st0.tiny_blocks, "no tiny blocks taken");
 	pthread_t t;
 	pthread_create(&t, NULL, tx_free_all, NULL);
 	pthread_join(t, NULL);
 	spanlab_trim(0);
 	spanlab_stats_get(&st);
-	CHECK(st.tiny_objects == st0.tiny_objects, "tiny_objects %llu after another thread freed all, expected %llu",
-	      (unsigned long long)st.tiny_objects, (unsigned long long)st0.tiny_objects);
-	CHECK(st.tiny_blocks == 0, "tiny_blocks %llu after the frees and a trim", (unsigned long long)st.tiny_blocks);
+	EXPECT(st.tiny_objects == st0.tiny_objects, "tiny_objects %llu after another thread freed all, expected %llu",
+	       (unsigned long long)st.tiny_objects, (unsigned long long)st0.tiny_objects);
+	EXPECT(st.tiny_blocks == 0, "tiny_blocks %llu after the frees and a trim", (unsigned long long)st.tiny_blocks);
 }
 
 /* A thread frees tiny objects and is still running when the process forks: the child
@@ -380,10 +370,10 @@ static void test_tiny_fork(void)
 				(unsigned long long)parent.tiny_blocks, (unsigned long long)parent.tiny_allocs);
 		_exit(bad);
 	}
-	CHECK(pid > 0, "fork failed");
+	EXPECT(pid > 0, "fork failed");
 	int st = 0;
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	      "tiny statistics of the fork child differ from the parent's (status %d)", st);
+	EXPECT(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "tiny statistics of the fork child differ from the parent's (status %d)", st);
 	pthread_mutex_lock(&tf_lock);
 	tf_quit = 1;
 	pthread_cond_broadcast(&tf_cond);
@@ -402,10 +392,8 @@ int main(void)
 	test_tiny();
 	test_tiny_cross_thread();
 	test_tiny_fork();
-	if (failures) {
-		fprintf(stderr, "unit_frontend (%s): %d failure(s)\n", spanlab_variant(), failures);
+	if (check_report("unit_frontend"))
 		return 1;
-	}
 	printf("unit_frontend (%s): ok\n", spanlab_variant());
 	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * NUMA placement tests for variants with the `node` policy (issue 5). The program is
+ * NUMA placement tests for variants with the `node` policy. The program is
  * linked against the variant's shared library, which then is its malloc: hwloc's
  * allocations during start-up go through the engine, as under LD_PRELOAD.
  *
@@ -34,22 +34,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../check.h"
+
 #define NSMALL 20000	  /* objects per thread */
 #define SMALL 100	  /* bytes: 20000 * 112 B = 2.1 MiB of spans */
 #define NLARGE 4	  /* large objects per thread */
 #define LARGE (96 << 10) /* bytes */
 #define SLACK ((uint64_t)768 << 10) /* in-use noise allowed from libc, threads, caches */
-
-static int failures;
-#define CHECK(cond, ...)                                                                       \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
-			fprintf(stderr, __VA_ARGS__);                                          \
-			fprintf(stderr, "\n");                                                 \
-			failures++;                                                            \
-		}                                                                              \
-	} while (0)
 
 static spanlab_stats st; /* large: not on a thread's stack */
 static pthread_mutex_t st_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -171,7 +162,7 @@ static int two_cpus(void)
 static void test_two(void)
 {
 	snap s0 = take();
-	CHECK(s0.nodes == 2, "nodes = %llu, expected 2 (topology override not honoured?)", (unsigned long long)s0.nodes);
+	EXPECT(s0.nodes == 2, "nodes = %llu, expected 2 (topology override not honoured?)", (unsigned long long)s0.nodes);
 	if (s0.nodes != 2)
 		return;
 	void **a = vec(), **b = vec();
@@ -182,31 +173,31 @@ static void test_two(void)
 		exit(77);
 	snap s1 = ja.after_alloc;
 	uint64_t want = (uint64_t)NSMALL * SMALL + (uint64_t)NLARGE * LARGE;
-	CHECK(grew(s1.inuse[0], s0.inuse[0]) >= want, "heap 0 grew by %llu < %llu",
-	      (unsigned long long)grew(s1.inuse[0], s0.inuse[0]), (unsigned long long)want);
-	CHECK(grew(s1.inuse[1], s0.inuse[1]) < SLACK, "heap 1 grew by %llu while CPU 0 allocated",
-	      (unsigned long long)grew(s1.inuse[1], s0.inuse[1]));
-	CHECK(s1.large_mallocs[0] - s0.large_mallocs[0] >= NLARGE, "large allocations not on heap 0");
+	EXPECT(grew(s1.inuse[0], s0.inuse[0]) >= want, "heap 0 grew by %llu < %llu",
+	       (unsigned long long)grew(s1.inuse[0], s0.inuse[0]), (unsigned long long)want);
+	EXPECT(grew(s1.inuse[1], s0.inuse[1]) < SLACK, "heap 1 grew by %llu while CPU 0 allocated",
+	       (unsigned long long)grew(s1.inuse[1], s0.inuse[1]));
+	EXPECT(s1.large_mallocs[0] - s0.large_mallocs[0] >= NLARGE, "large allocations not on heap 0");
 
 	/* B on CPU 1 fills heap 1, then frees A's objects: they go home to heap 0. */
 	job jb = {.cpu = 1, .move_to = -1, .mine = b, .theirs = a};
 	if (!run_job(&jb))
 		exit(77);
 	snap s2 = jb.after_alloc, s3 = take();
-	CHECK(grew(s2.inuse[1], s1.inuse[1]) >= want, "heap 1 grew by %llu < %llu",
-	      (unsigned long long)grew(s2.inuse[1], s1.inuse[1]), (unsigned long long)want);
-	CHECK(grew(s2.inuse[0], s1.inuse[0]) < SLACK, "heap 0 grew by %llu while CPU 1 allocated",
-	      (unsigned long long)grew(s2.inuse[0], s1.inuse[0]));
-	CHECK(s3.remote[0] - s2.remote[0] >= NSMALL, "heap 0 remote_frees grew by %llu < %d",
-	      (unsigned long long)(s3.remote[0] - s2.remote[0]), NSMALL);
-	CHECK(s3.remote[1] - s2.remote[1] < NSMALL / 100, "heap 1 got %llu remote frees from freeing heap 0's objects",
-	      (unsigned long long)(s3.remote[1] - s2.remote[1]));
-	CHECK(s3.large_frees[0] - s2.large_frees[0] >= NLARGE, "large frees not returned to heap 0");
+	EXPECT(grew(s2.inuse[1], s1.inuse[1]) >= want, "heap 1 grew by %llu < %llu",
+	       (unsigned long long)grew(s2.inuse[1], s1.inuse[1]), (unsigned long long)want);
+	EXPECT(grew(s2.inuse[0], s1.inuse[0]) < SLACK, "heap 0 grew by %llu while CPU 1 allocated",
+	       (unsigned long long)grew(s2.inuse[0], s1.inuse[0]));
+	EXPECT(s3.remote[0] - s2.remote[0] >= NSMALL, "heap 0 remote_frees grew by %llu < %d",
+	       (unsigned long long)(s3.remote[0] - s2.remote[0]), NSMALL);
+	EXPECT(s3.remote[1] - s2.remote[1] < NSMALL / 100, "heap 1 got %llu remote frees from freeing heap 0's objects",
+	       (unsigned long long)(s3.remote[1] - s2.remote[1]));
+	EXPECT(s3.large_frees[0] - s2.large_frees[0] >= NLARGE, "large frees not returned to heap 0");
 	spanlab_trim(0);
 	snap s4 = take();
-	CHECK(s4.inuse[0] < s0.inuse[0] + SLACK, "heap 0 still holds %llu B in use after its objects came home (%llu before)",
-	      (unsigned long long)s4.inuse[0], (unsigned long long)s0.inuse[0]);
-	CHECK(s4.inuse[1] >= s0.inuse[1] + want, "heap 1 lost B's live objects");
+	EXPECT(s4.inuse[0] < s0.inuse[0] + SLACK, "heap 0 still holds %llu B in use after its objects came home (%llu before)",
+	       (unsigned long long)s4.inuse[0], (unsigned long long)s0.inuse[0]);
+	EXPECT(s4.inuse[1] >= s0.inuse[1] + want, "heap 1 lost B's live objects");
 
 	/* B's objects are freed by this thread (either heap): everything drains. */
 	drain(b);
@@ -219,9 +210,9 @@ static void test_two(void)
 	job jc = {.cpu = 0, .move_to = 1, .mine = c};
 	if (!run_job(&jc))
 		exit(77);
-	CHECK(grew(jc.after_move.inuse[1], jc.after_alloc.inuse[1]) >= want / 2,
-	      "after moving to CPU 1, heap 1 grew by only %llu",
-	      (unsigned long long)grew(jc.after_move.inuse[1], jc.after_alloc.inuse[1]));
+	EXPECT(grew(jc.after_move.inuse[1], jc.after_alloc.inuse[1]) >= want / 2,
+	       "after moving to CPU 1, heap 1 grew by only %llu",
+	       (unsigned long long)grew(jc.after_move.inuse[1], jc.after_alloc.inuse[1]));
 	(void)s5;
 	drain(c);
 	free(a);
@@ -249,7 +240,7 @@ static void test_one(void)
 	unsigned want = sys_nodes();
 	if (want > SPANLAB_MAX_NODES)
 		want = SPANLAB_MAX_NODES;
-	CHECK(s0.nodes == want, "nodes = %llu, the machine has %u", (unsigned long long)s0.nodes, want);
+	EXPECT(s0.nodes == want, "nodes = %llu, the machine has %u", (unsigned long long)s0.nodes, want);
 	if (s0.nodes != 1)
 		return; /* the rest describes a one-node machine */
 	void **a = vec(), **b = vec();
@@ -261,9 +252,9 @@ static void test_one(void)
 		exit(77);
 	snap s1 = take();
 	uint64_t want_b = (uint64_t)NSMALL * SMALL + (uint64_t)NLARGE * LARGE;
-	CHECK(grew(jb.after_alloc.inuse[0], s0.inuse[0]) >= 2 * want_b, "heap 0 did not serve both CPUs");
-	CHECK(s1.remote[0] == s0.remote[0], "remote frees with one heap: %llu",
-	      (unsigned long long)(s1.remote[0] - s0.remote[0]));
+	EXPECT(grew(jb.after_alloc.inuse[0], s0.inuse[0]) >= 2 * want_b, "heap 0 did not serve both CPUs");
+	EXPECT(s1.remote[0] == s0.remote[0], "remote frees with one heap: %llu",
+	       (unsigned long long)(s1.remote[0] - s0.remote[0]));
 	drain(b);
 	free(a);
 	free(b);
@@ -288,7 +279,7 @@ static int policy_of(void *p, int *node)
 static void test_bind(void)
 {
 	snap s0 = take();
-	CHECK(s0.nodes == 2, "nodes = %llu, expected 2", (unsigned long long)s0.nodes);
+	EXPECT(s0.nodes == 2, "nodes = %llu, expected 2", (unsigned long long)s0.nodes);
 	if (s0.nodes != 2)
 		return;
 	void **a = vec(), **b = vec();
@@ -307,11 +298,11 @@ static void test_bind(void)
 	/* Heap 0: node 0 exists on every Linux machine: bound (MPOL_PREFERRED = 1 or
 	 * MPOL_BIND = 2) to it. Heap 1: bound to node 1 if the machine has one, else
 	 * left with the default policy (0). */
-	CHECK((mode0 == 1 || mode0 == 2) && node0 == 0, "heap 0's arena is not bound to node 0");
+	EXPECT((mode0 == 1 || mode0 == 2) && node0 == 0, "heap 0's arena is not bound to node 0");
 	if (sys_nodes() < 2)
-		CHECK(mode1 == 0, "heap 1's arena has policy %d on a machine without node 1", mode1);
+		EXPECT(mode1 == 0, "heap 1's arena has policy %d on a machine without node 1", mode1);
 	else
-		CHECK((mode1 == 1 || mode1 == 2) && node1 == 1, "heap 1's arena is not bound to node 1");
+		EXPECT((mode1 == 1 || mode1 == 2) && node1 == 1, "heap 1's arena is not bound to node 1");
 	drain(a);
 	drain(b);
 	free(a);
@@ -347,15 +338,15 @@ static void test_bind_parent(const char *self)
 	fprintf(stderr, "child's stderr:\n%s", text);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		exit(77);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %#x)", status);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %#x)", status);
 	const char *msg = "cannot bind";
 	int reports = 0;
 	for (const char *p = text; (p = strstr(p, msg)); p += strlen(msg))
 		reports++;
 	if (sys_nodes() < 2)
-		CHECK(reports == 1, "binding failure reported %d times, expected once", reports);
+		EXPECT(reports == 1, "binding failure reported %d times, expected once", reports);
 	else
-		CHECK(reports == 0, "binding failure reported %d times on a machine with node 1", reports);
+		EXPECT(reports == 0, "binding failure reported %d times on a machine with node 1", reports);
 }
 
 int main(int argc, char **argv)
@@ -384,10 +375,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unknown mode %s\n", argv[1]);
 		return 2;
 	}
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
+	if (check_report(argv[1]))
 		return 1;
-	}
 	printf("ok: %s (%s)\n", argv[1], spanlab_variant());
 	return 0;
 }

@@ -1,6 +1,10 @@
-/* Helpers shared by the policy selection headers (token pasting, contract checks). */
-#ifndef SPANLAB_POLICY_UTIL_H
-#define SPANLAB_POLICY_UTIL_H
+/*
+ * base/policy_util.h — helpers shared by the policy selection headers
+ * (policies/sizeclass.h, policies/sync.h, numa/numa.h, core/frontend.h): token pasting
+ * and contract checks.
+ */
+#ifndef SPANLAB_BASE_POLICY_UTIL_H
+#define SPANLAB_BASE_POLICY_UTIL_H
 
 #define SL_PASTE3_(a, b, c) a##b##c
 /* SL_POLICY_NAME(sl_sc_, go, _size_to_class) -> sl_sc_go_size_to_class */

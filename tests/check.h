@@ -1,7 +1,8 @@
 /*
- * tests/engine/check.h — the engine tests' tiny check macros. No framework: a failed
- * check prints file:line, the expression and the values involved to stderr and exits
- * with status 1.
+ * tests/check.h — the check macros of every C test. No framework: a failed check prints
+ * file:line, the expression and the values involved to stderr. CHECK* exit with status
+ * 1 at once; EXPECT goes on, so that one run reports every broken case, and the test
+ * ends with `return check_report(name);`.
  */
 #ifndef SPANLAB_TEST_CHECK_H
 #define SPANLAB_TEST_CHECK_H
@@ -52,6 +53,30 @@
 			exit(1);                                                            \
 		}                                                                           \
 	} while (0)
+
+/* Failed EXPECTs so far; the first CHECK_MAX_REPORTS are printed. */
+static int check_failures __attribute__((unused));
+#define CHECK_MAX_REPORTS 20
+
+/* Non-fatal CHECK_MSG: prints the failure, counts it and goes on. */
+#define EXPECT(cond, ...)                                                                   \
+	do {                                                                                \
+		if (!(cond) && ++check_failures <= CHECK_MAX_REPORTS) {                     \
+			fprintf(stderr, "%s:%d: EXPECT(%s) failed: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                       \
+			fputc('\n', stderr);                                                \
+		}                                                                           \
+	} while (0)
+
+/* The exit status of a test that uses EXPECT: 0, or 1 after a summary line. */
+static inline int check_report(const char *name)
+{
+	if (check_failures) {
+		fprintf(stderr, "%s: %d failed check(s)\n", name, check_failures);
+		return 1;
+	}
+	return 0;
+}
 
 /* A small, fast, deterministic PRNG (xorshift64*) for workloads. */
 static inline uint64_t test_rand(uint64_t *s)

@@ -1,0 +1,16 @@
+/*
+ * base/log.h — the engine's reporting, declared for every layer: numa/ and policies/
+ * report through these without including the engine. Defined in core/malloc.c.
+ */
+#ifndef SPANLAB_BASE_LOG_H
+#define SPANLAB_BASE_LOG_H
+
+#include "compiler.h"
+
+/* Writes "spanlab (<variant>): <message>" to stderr with one write(2) (no stdio, no
+ * allocation: safe inside the allocator) and aborts. */
+_Noreturn void sl_fatal(const char *fmt, ...) SL_PRINTF(1, 2) SL_COLD;
+/* The same message without the abort, only when SPANLAB_VERBOSE is set. */
+void sl_verbose(const char *fmt, ...) SL_PRINTF(1, 2);
+
+#endif
