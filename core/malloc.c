@@ -590,7 +590,11 @@ static int sl_api_trim(size_t pad)
 {
 	(void)pad;
 	sl_ensure_init();
+	/* The front end's flush also drains what no thread owns (percpu's CPU caches, the
+	 * transfer caches): a thread that never allocated gets a cache to run it. */
 	sl_mcache *c = sl_tls_cache;
+	if (!c)
+		c = sl_mcache_get_slow();
 	if (c)
 		sl_fe_flush(c);
 	size_t released = 0;
