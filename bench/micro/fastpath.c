@@ -1,6 +1,6 @@
 /*
- * bench/micro/fastpath.c — sl-fastpath: the single-thread malloc+free loop of the
- * issue-2 goal, as a plain C program that calls only malloc and free, so the same
+ * bench/micro/fastpath.c — sl-fastpath: the single-thread malloc+free loop that the
+ * fast-path budgets are stated with, as a plain C program that calls only malloc and free, so the same
  * binary runs under any allocator through LD_PRELOAD.
  *
  * A ring of `live` objects (default 1024) of random sizes 16..512 from a fixed seed;
