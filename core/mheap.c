@@ -440,6 +440,7 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 	if (need < npages || need > ((size_t)1 << (SL_ADDR_BITS - SL_PAGE_SHIFT - 1)))
 		return NULL;
 	pthread_mutex_lock(&h->lock);
+	SL_TEST_PARK(SL_PARK_HEAP_LOCKED);
 	sl_span *s = NULL;
 	/* Two span structs for the free pieces either side, before anything changes. */
 	if (sl_span_stock(h, 2) && !(s = sl_free_find(h, need)) && sl_mheap_grow(h, need) &&

@@ -24,6 +24,7 @@ enum sl_park_point {
 	SL_PARK_CENTRAL_TAKE,	 /* mcentral: a span popped off the partial stack, not yet taken from */
 	SL_PARK_CENTRAL_LIST,	 /* mcentral: a span made listed, not yet pushed on the partial stack */
 	SL_PARK_REGISTRY,	 /* thread-cache registry: between claiming a cache and using it */
+	SL_PARK_HEAP_LOCKED,	 /* locked page heap (core/mheap.c): mheap.lock held in span allocation */
 };
 
 enum sl_broken_mode {

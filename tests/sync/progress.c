@@ -44,7 +44,7 @@ int spanlab_test_lockfree(void);
 #define CAP_MS 8000	  /* ... waiting at most this long */
 #define SERVE_MS 1000	  /* a hook park not reached within this is withdrawn */
 #define MIN_HOOK_PARKS 20 /* lock-free: hook parks that must land */
-#define STALLS_WANTED 3	  /* blocking control: stop after this many stalls */
+#define STALLS_WANTED 2	  /* blocking control: stop after this many stalls */
 #define SLOTS 1024
 
 static pthread_t workers[WORKERS];
@@ -216,11 +216,16 @@ int main(int argc, char **argv)
 		/* let the workers run a little between parks */
 		for (int i = 0; i < 1 + (int)(rnd(&rng) % 4); i++)
 			nap();
-		/* Hook parks cycle through: any point, then the lock-free engine's
-		 * multi-step operations in turn (core/testhooks.h: 6 central take, 7 span
-		 * listing, 3 multi-word page claim). */
-		static const int cycle[] = {0, 6, 7, 3};
-		atomic_store(&wanted_point, by_signal ? 0 : cycle[(k / 2) % 4]);
+		/* Hook parks cycle through points (core/testhooks.h). Lock-free: any point,
+		 * then the multi-step operations in turn (6 central take, 7 span listing,
+		 * 3 multi-word page claim). Blocking control: the locked page heap's lock
+		 * (9), which every worker needs once a burst for its large object, then a
+		 * sync-policy lock (1), then any point; the first park is at 9, so the
+		 * control shows its stall at once instead of waiting for a lucky park. */
+		static const int cycle_lf[] = {0, 6, 7, 3}, cycle_blk[] = {9, 1, 9, 0};
+		if (!lockfree && k == 0)
+			by_signal = 0;
+		atomic_store(&wanted_point, by_signal ? 0 : (lockfree ? cycle_lf : cycle_blk)[(k / 2) % 4]);
 		if (!park(t, by_signal)) {
 			withdrawn++;
 			continue;
