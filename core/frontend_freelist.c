@@ -44,12 +44,12 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	sl_mcentral *ct = &s->heap->central[cls];
 	sl_mcache *c = sl_tls_cache;
 	void **o = p, **key = (void **)((char *)p + s->keyoff);
-	/* The key: freed before and not handed out since (see malloc.c). For 8-byte
-	 * objects key is word 0, the link, which never equals it. */
-	if (*key == (void *)sl_free_key || (c && c->lists[cls].head == p))
+	/* Freed before and not handed out since (see malloc.c): the key, or for 8-byte
+	 * objects their bit in the span (set here, atomically, whichever thread frees). */
+	if (s->keyoff ? *key == (void *)sl_free_key : !sl_obj8_free(s, p))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
 	/* Marked freed on every path below (each then writes the link, which for 8-byte
-	 * objects overwrites the key). */
+	 * objects overwrites the key: their mark is the bit). */
 	*key = (void *)sl_free_key;
 	if (c && s->heap == c->heap) {
 		sl_freelist *l = &c->lists[cls];

@@ -275,7 +275,7 @@ void sl_fe_percpu_free_small(sl_span *s, void *p)
 	}
 	uint32_t cls = s->sizeclass;
 	void **key = (void **)((char *)p + s->keyoff);
-	if (*key == (void *)sl_free_key)
+	if (s->keyoff ? *key == (void *)sl_free_key : !sl_obj8_free(s, p))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
 	/* A thread that only frees (a consumer) gets a cache here, so that its later frees
 	 * take the fast path. */

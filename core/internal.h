@@ -84,7 +84,9 @@ struct sl_span {
 	uint32_t nelems;   /* SMALL: objects in the span; 0 in any other state, so that the
 			    * free fast path's index check rejects non-SMALL spans */
 	uint8_t keyoff;	   /* SMALL: byte offset of the double-free key in a freed object */
-	uint32_t limit;	   /* SMALL: nelems * elemsize (bytes holding objects); otherwise 0 */
+	uint32_t limit;	   /* SMALL: nelems * elemsize (bytes holding objects), the range of the
+			    * free fast paths' object check (sl_span_is_object); 0 in any other
+			    * state, and for SL_OBJ8 spans, whose frees take the slow path */
 	uint64_t divmagic; /* SMALL: ceil(2^64 / elemsize); offset/elemsize = mulhi(offset, divmagic) */
 	sl_mheap *heap;	   /* owning mheap (its NUMA node) */
 
@@ -325,8 +327,8 @@ SL_INLINE sl_span *sl_span_of_fast(const void *p)
 	return atomic_load_explicit(&t->spans[(a >> SL_PAGE_SHIFT) & (SL_PM_PAGES - 1)], memory_order_relaxed);
 }
 
-/* True if p is the start of an object of SMALL span s (false for any other state: its
- * limit is 0). Lemire's divisibility test: for off < 2^32, off is a multiple of
+/* True if p is the start of an object of SMALL span s (false for any other state and
+ * for SL_OBJ8 spans: their limit is 0). Lemire's divisibility test: for off < 2^32, off is a multiple of
  * elemsize iff off * ceil(2^64 / elemsize) mod 2^64 < ceil(2^64 / elemsize). One
  * multiply, no division. */
 SL_INLINE bool sl_span_is_object(const sl_span *s, const void *p)
@@ -343,6 +345,78 @@ SL_INLINE uint32_t sl_span_index(const sl_span *s, const void *p, bool *exact)
 	uint64_t idx = (uint64_t)(((unsigned __int128)off * s->divmagic) >> 64);
 	*exact = idx * s->elemsize == off && idx < s->nelems;
 	return (uint32_t)idx;
+}
+
+/*
+ * 8-byte objects under the list front ends (`freelist`, `percpu`): no room for the free
+ * key, and word 0 is the list link, so their free state is kept outside the objects —
+ * one bit per object (1 = free: on a thread list, in a batch, a CPU cache or its span;
+ * 0 = handed to the program), in a bitmap in the span's own tail (SL_OBJ8 spans hold
+ * 1008 objects per page, not 1024, and the 128 bytes after them). malloc clears the bit
+ * (sl_obj8_live), free sets it with one atomic OR (sl_obj8_free) and finds it already
+ * set on a double free, whichever threads made the two frees. Their spans' `limit` is
+ * 0, so the free fast paths decline them at no cost to other classes' frees. Spans of other classes,
+ * and the bitmap front ends (their own per-object state), have no such bitmap.
+ */
+#if defined(SPANLAB_FRONTEND_FREELIST) || defined(SPANLAB_FRONTEND_PERCPU)
+#define SL_OBJ8 1
+#else
+#define SL_OBJ8 0
+#endif
+#define SL_OBJ8_CLASS(elemsize) (SL_OBJ8 && (elemsize) == 8) /* spans with the bitmap */
+
+/* Objects of an SL_OBJ8 span of npages pages: as many as fit with one bit each. */
+SL_INLINE uint32_t sl_obj8_nelems(size_t npages, uint32_t elemsize)
+{
+	size_t bytes = npages << SL_PAGE_SHIFT, n = bytes / elemsize;
+	while (n * elemsize + (n + 63) / 64 * 8 > bytes)
+		n--;
+	return (uint32_t)n;
+}
+
+SL_INLINE uint64_t *sl_obj8_bits(const sl_span *s) { return (uint64_t *)(s->base + (uintptr_t)s->nelems * 8); }
+
+/* A new SL_OBJ8 span (before it is published): every object free. */
+SL_INLINE void sl_obj8_init(sl_span *s)
+{
+	uint64_t *w = sl_obj8_bits(s);
+	for (uint32_t i = 0; i < (s->nelems + 63) / 64; i++)
+		w[i] = ~(uint64_t)0;
+}
+
+/* Object p (validated: an object start of SL_OBJ8 span s) is freed: false if it was
+ * free already (a double free). */
+SL_INLINE bool sl_obj8_free(sl_span *s, const void *p)
+{
+	uint64_t idx = ((uintptr_t)p - s->base) / 8;
+	uint64_t bit = (uint64_t)1 << (idx & 63), *w = &sl_obj8_bits(s)[idx >> 6];
+#ifdef SPANLAB_TEST_HOOKS
+	if (SL_TEST_BROKEN(SL_BROKEN_OBJ8))
+		return !(sl_test_racy_or(w, bit) & bit);
+#endif
+	return !(__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit);
+}
+
+/* True if object p of SL_OBJ8 span s is free (realloc, malloc_usable_size). */
+SL_INLINE bool sl_obj8_is_free(const sl_span *s, const void *p)
+{
+	uint64_t idx = ((uintptr_t)p - s->base) / 8;
+	return (__atomic_load_n(&sl_obj8_bits(s)[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1;
+}
+
+/* Object p, just taken from a free list by malloc, goes to the program. */
+SL_INLINE void sl_obj8_live(void *p)
+{
+	sl_span *s = sl_span_of(p);
+	uint64_t idx = ((uintptr_t)p - s->base) / 8;
+	uint64_t *w = &sl_obj8_bits(s)[idx >> 6];
+#ifdef SPANLAB_TEST_HOOKS
+	if (SL_TEST_BROKEN(SL_BROKEN_OBJ8)) {
+		sl_test_racy_and(w, ~((uint64_t)1 << (idx & 63)));
+		return;
+	}
+#endif
+	__atomic_fetch_and(w, ~((uint64_t)1 << (idx & 63)), __ATOMIC_RELAXED);
 }
 
 /* ---- mheap.c ---- */

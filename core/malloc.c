@@ -6,7 +6,8 @@
  * spanlab follows the Go runtime allocator and TCMalloc. The main pieces:
  *
  *   size classes  policies/sizeclass.h: a request of at most SL_MAX_SMALL bytes is
- *                 rounded up to one of ~70 object sizes; larger ones are page runs.
+ *                 rounded up to one of the table's object sizes (13 to 89 of them,
+ *                 by table); larger ones are page runs.
  *   mspan         a run of 8 KiB pages (struct sl_span). A SMALL span is cut into
  *                 objects of one class; a LARGE span is one object; a FREE span is
  *                 idle pages owned by the mheap.
@@ -28,7 +29,7 @@
  *
  * ==== Allocating n bytes ====
  *
- *   1. n <= SL_MAX_SMALL: class c = size_to_class(n) (two table loads).
+ *   1. n <= SL_MAX_SMALL: class c = size_to_class(n) (one table load).
  *   2. Pop the head of the thread's list for c. Done: no lock, no atomic instruction.
  *   3. List empty: refill (mcache.c). Pop a full batch from mcentral c (O(1)), or, if
  *      none, take a batch of objects from c's spans under its lock, allocating a new
@@ -53,10 +54,10 @@
  * class inherits one). A free that finds the key there aborts naming p as a double
  * free, wherever the first free left the object (a thread cache, a batch in mcentral,
  * its span): a live object holds the key only if the program copied it out of a freed
- * object. An 8-byte object has no room for the key; its double free is caught when p
- * is at the head of the thread's list (freed twice in a row) and not otherwise —
- * `bitmap` keeps per-object state and detects every double free into a span the
- * thread owns.
+ * object. An 8-byte object has no room for the key: its span keeps one free bit per
+ * object in its tail instead (SL_OBJ8 in internal.h), cleared by malloc and set by
+ * free with one atomic OR, which finds it set on a double free from any thread. The
+ * bitmap front ends keep their own per-object state (below).
  *
  * ==== Front ends ====
  *
@@ -321,8 +322,6 @@ static void sl_postfork_child(void)
 	sl_sync_postfork_child();
 }
 
-/* ---- Small objects: the front end (core/frontend.h) ---- */
-
 /* ---- Large objects ---- */
 
 #define SL_MAX_REQUEST ((size_t)PTRDIFF_MAX - (SL_PAGE_SIZE << 1))
@@ -420,31 +419,60 @@ SL_INLINE uint32_t sl_size_class(size_t size)
 	return SPANLAB_GLIBC_ALIGN ? sl_sc_size_to_class_a16(size) : sl_sc_size_to_class(size);
 }
 
-static inline void *sl_malloc(size_t size)
+/* An object of an 8-byte class under the list front ends: its free bit in the span is
+ * cleared as it goes to the program (SL_OBJ8, core/internal.h). */
+static SL_NOINLINE void *sl_alloc_obj8(uint32_t cls)
+{
+	void *p = sl_fe_alloc(cls);
+	if (SL_LIKELY(p != NULL))
+		sl_obj8_live(p);
+	return p;
+}
+
+/* An object of class cls for the program (the paths other than malloc's own). */
+SL_INLINE void *sl_alloc_class(uint32_t cls)
+{
+	if (SL_OBJ8_CLASS(sl_sc_class_to_size(cls)))
+		return sl_alloc_obj8(cls);
+	return sl_fe_alloc(cls);
+}
+
+SL_INLINE void *sl_malloc(size_t size)
 {
 #if SL_FE_TINY_MAX
 	/* Front end `tiny`: requests under 16 bytes share 16-byte blocks. */
 	if (size < SL_FE_TINY_MAX)
 		return sl_fe_alloc_tiny(size);
 #endif
+#if SL_OBJ8
+	/* 9 bytes to 1 KiB first (one subtraction, one compare, one table load to the
+	 * class): no class there is an 8-byte one. */
+	if (SL_LIKELY(size - 9 <= 1024 - 9))
+		return sl_fe_alloc(sl_size_class(size));
+	if (size <= 8)
+		return sl_alloc_class(sl_size_class(size));
+#else
 	/* Sizes up to 1 KiB first: one compare and one table load to the class. */
 	if (SL_LIKELY(size <= 1024))
 		return sl_fe_alloc(sl_size_class(size));
+#endif
 	if (SL_LIKELY(size <= SL_MAX_SMALL))
 		return sl_fe_alloc(sl_size_class(size));
 	return sl_alloc_large(size, 1, false);
 }
 
-/* The size of the live object p (realloc, malloc_usable_size): a freed object of 16
- * bytes or more still holds the free key (see "Freeing p" above), and is reported
- * as a use after free naming `fn`. */
+/* The size of the live object p (realloc, malloc_usable_size): a freed object (its key,
+ * or an 8-byte object's bit: see "Freeing p" above) is reported as a use after free
+ * naming `fn`. */
 static size_t sl_usable(const char *fn, void *p, sl_span **sp)
 {
 	sl_span *s = sl_owner(fn, p);
 	*sp = s;
 	if (s->state != SL_SPAN_SMALL)
 		return s->npages << SL_PAGE_SHIFT;
-	if (s->keyoff && sl_span_is_object(s, p) && *(void **)((char *)p + s->keyoff) == (void *)sl_free_key)
+	/* (sl_owner checked that p starts an object, but for `tiny` blocks.) */
+	if (s->keyoff ? sl_span_is_object(s, p) && *(void **)((char *)p + s->keyoff) == (void *)sl_free_key
+		      : SL_OBJ8_CLASS(s->elemsize) && sl_obj8_is_free(s, p))
 		sl_fatal("%s(): pointer %p was freed (use after free or double free)", fn, p);
 	return sl_fe_usable(s, p);
 }
@@ -457,7 +485,7 @@ static void *sl_alloc_aligned(size_t align, size_t size)
 	if (size <= SL_MAX_SMALL && align <= SL_PAGE_SIZE) {
 		for (uint32_t c = sl_size_class(size); c < SL_NUM_CLASSES; c++)
 			if ((sl_sc_class_to_size(c) & (align - 1)) == 0)
-				return sl_fe_alloc(c);
+				return sl_alloc_class(c);
 	}
 	return sl_alloc_large(size ? size : 1, align, false);
 }
@@ -475,7 +503,7 @@ static void *sl_api_calloc(size_t n, size_t size)
 	}
 	if (total > SL_MAX_SMALL)
 		return sl_alloc_large(total, 1, true);
-	void *p = sl_fe_alloc(sl_size_class(total));
+	void *p = sl_alloc_class(sl_size_class(total));
 	if (SL_LIKELY(p != NULL))
 		memset(p, 0, total);
 	return p;

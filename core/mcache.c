@@ -220,15 +220,13 @@ static void sl_mcache_flush_remote(sl_mcache *c, uint32_t cls)
 	}
 }
 
-/* Free of object p of another NUMA node's heap (p is validated and its key set by the
- * caller): kept on the class's remote list, so that objects go home a batch at a time
+/* Free of object p of another NUMA node's heap (validated, checked for a double free
+ * and marked freed by the caller): kept on the class's remote list, so that objects go home a batch at a time
  * instead of one lock round trip each. Counted as gone out of the cache (nout) at once. */
 void sl_mcache_free_remote(sl_mcache *c, sl_span *s, void *p)
 {
 	uint32_t cls = s->sizeclass;
 	sl_remote_list *r = &c->remote[cls];
-	if (r->head == p) /* freed twice in a row: the check 8-byte objects get */
-		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
 	if (r->count && r->heap != s->heap)
 		sl_mcache_flush_remote(c, cls);
 	r->heap = s->heap;

@@ -49,7 +49,8 @@ void sl_mcentral_init(sl_mcentral *c, sl_mheap *h, uint32_t sizeclass)
 	c->sizeclass = sizeclass;
 	c->elemsize = sl_sc_class_to_size(sizeclass);
 	c->npages = sl_sc_class_to_pages(sizeclass);
-	c->nelems = (uint32_t)((c->npages << SL_PAGE_SHIFT) / c->elemsize);
+	c->nelems = SL_OBJ8_CLASS(c->elemsize) ? sl_obj8_nelems(c->npages, c->elemsize)
+					       : (uint32_t)((c->npages << SL_PAGE_SHIFT) / c->elemsize);
 	c->batch = sl_classes[sizeclass].batch;
 	size_t per = (size_t)c->batch * c->elemsize;
 	c->max_full = (uint32_t)(SL_CENTRAL_FULL_BYTES / per > 16 ? SL_CENTRAL_FULL_BYTES / per : 16);
@@ -118,11 +119,13 @@ sl_span *sl_mcentral_grow(sl_mcentral *c)
 	s->elemsize = c->elemsize;
 	s->nelems = c->nelems;
 	s->keyoff = SL_KEY_OFFSET(c->elemsize);
-	s->limit = c->nelems * c->elemsize;
+	s->limit = SL_OBJ8_CLASS(c->elemsize) ? 0 : c->nelems * c->elemsize;
 	s->divmagic = UINT64_MAX / c->elemsize + 1;
 	s->freelist = NULL;
 	s->carve = s->base;
 	s->nfree = c->nelems;
+	if (SL_OBJ8_CLASS(c->elemsize))
+		sl_obj8_init(s);
 	__atomic_store_n(&s->state, SL_SPAN_SMALL, __ATOMIC_RELEASE);
 	c->nspans++;
 	sl_partial_push(c, s);
@@ -164,12 +167,15 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
  * ever carved from it, so that the key is found only in freed objects of live spans and
  * never in the pages a large object or a span of another class makes of these (a
  * realloc from such a large object to a small one would otherwise copy a stale key
- * into a live object, and its free would abort as a double free; core/malloc.c). */
+ * into a live object, and its free would abort as a double free; core/malloc.c). An
+ * 8-byte class's span clears its free bits (SL_OBJ8) for the same reason. */
 static void sl_span_clear_keys(sl_span *s)
 {
 	if (s->keyoff)
 		for (uintptr_t p = s->base; p < s->carve; p += s->elemsize)
 			*(void **)(p + s->keyoff) = NULL;
+	if (SL_OBJ8_CLASS(s->elemsize))
+		memset(sl_obj8_bits(s), 0, (s->nelems + 63) / 64 * 8);
 }
 
 static void sl_mcentral_give_locked(sl_mcentral *c, void *obj)
@@ -270,8 +276,10 @@ static uint32_t sl_central_new_span(sl_mcentral *c, uint32_t want, void **head)
 	s->elemsize = c->elemsize;
 	s->nelems = c->nelems;
 	s->keyoff = SL_KEY_OFFSET(c->elemsize);
-	s->limit = c->nelems * c->elemsize;
+	s->limit = SL_OBJ8_CLASS(c->elemsize) ? 0 : c->nelems * c->elemsize;
 	s->divmagic = UINT64_MAX / c->elemsize + 1;
+	if (SL_OBJ8_CLASS(c->elemsize))
+		sl_obj8_init(s);
 	uint32_t k = want < c->nelems ? want : c->nelems, left = c->nelems - k;
 	*head = sl_carve(c, s->base, 0, k);
 	atomic_store_explicit(&s->anchor, SL_ANCHOR(0, k, left, left ? SL_ANCHOR_LISTED : SL_ANCHOR_UNLISTED),
@@ -344,6 +352,8 @@ static void sl_clear_keys(const sl_mcentral *c, uintptr_t base, uint32_t carved)
 	if (off)
 		for (uint32_t i = 0; i < carved; i++)
 			*(void **)((char *)sl_obj(c, base, i) + off) = NULL;
+	if (SL_OBJ8_CLASS(c->elemsize))
+		memset((char *)sl_obj(c, base, c->nelems), 0, (c->nelems + 63) / 64 * 8);
 }
 
 /* A run of n objects of one span back to it, first .. last already linked through
@@ -390,7 +400,8 @@ void sl_mcentral_give_list(sl_mcentral *c, void *head)
 		sl_span *s = sl_span_of(head);
 		void *last = head, *next;
 		uint32_t n = 1;
-		while ((next = *(void **)last) && sl_span_is_object(s, next)) {
+		/* Objects of the list are valid: "of this span" is the range test. */
+		while ((next = *(void **)last) && (uintptr_t)next - s->base < (uintptr_t)c->nelems * c->elemsize) {
 			last = next;
 			n++;
 		}

@@ -2,6 +2,8 @@
  * core/testhooks.c — the entry points of core/testhooks.h, present only in test builds
  * (SPANLAB_TEST_HOOKS); empty otherwise.
  */
+#include <sched.h>
+
 #include "internal.h"
 
 #ifdef SPANLAB_TEST_HOOKS
@@ -17,6 +19,22 @@ __attribute__((visibility("default"))) void spanlab_test_set_park_hook(void (*ho
 __attribute__((visibility("default"))) void spanlab_test_set_broken(int mode)
 {
 	atomic_store_explicit(&sl_test_broken, mode, memory_order_relaxed);
+}
+
+uint64_t sl_test_racy_or(uint64_t *w, uint64_t bits)
+{
+	uint64_t old = __atomic_load_n(w, __ATOMIC_RELAXED);
+	sched_yield();
+	__atomic_store_n(w, old | bits, __ATOMIC_RELAXED);
+	return old;
+}
+
+uint64_t sl_test_racy_and(uint64_t *w, uint64_t bits)
+{
+	uint64_t old = __atomic_load_n(w, __ATOMIC_RELAXED);
+	sched_yield();
+	__atomic_store_n(w, old & bits, __ATOMIC_RELAXED);
+	return old;
 }
 
 /* 1 if every malloc-family path of this variant is lock-free (the progress test then

@@ -32,6 +32,7 @@ enum sl_broken_mode {
 	SL_BROKEN_HEAP_CLAIM = 1,  /* page heap claims with load + store instead of CAS */
 	SL_BROKEN_ANCHOR = 2,	   /* span anchors updated with load + store instead of CAS */
 	SL_BROKEN_FIXALLOC = 3,	   /* fixalloc pops compare the head alone (no generation) */
+	SL_BROKEN_OBJ8 = 4,	   /* 8-byte objects' free bits set and cleared with load + store */
 };
 
 #ifdef SPANLAB_TEST_HOOKS
@@ -45,6 +46,9 @@ extern _Atomic int sl_test_broken;
 			sl_hook_(point);                                                      \
 	} while (0)
 #define SL_TEST_BROKEN(mode) (atomic_load_explicit(&sl_test_broken, memory_order_relaxed) == (mode))
+/* *w = op(*w) as a racy load and store with a yield in between (broken modes). */
+uint64_t sl_test_racy_or(uint64_t *w, uint64_t bits);  /* returns the old value */
+uint64_t sl_test_racy_and(uint64_t *w, uint64_t bits);
 #else
 #define SL_TEST_PARK(point) ((void)0)
 #define SL_TEST_BROKEN(mode) 0

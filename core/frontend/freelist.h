@@ -23,9 +23,10 @@ void *sl_fe_freelist_alloc_slow(uint32_t cls);
 void sl_fe_freelist_free_small(sl_span *s, void *p);
 
 /*
- * The malloc fast path: a TLS load, a list pop and a thread-local counter — with the
- * class lookup (two loads) in the caller about 25 instructions, no lock, no atomic
- * read-modify-write.
+ * The malloc fast path: a TLS load, a list pop and thread-local counters, no lock, no
+ * atomic read-modify-write. With the caller's class lookup (one table load) and the
+ * free below, go-mutex-flat runs 101 instructions per malloc+free pair of sl-fastpath,
+ * its loop included (scripts/fastpath-budget.sh go-mutex-flat).
  */
 SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 {
@@ -46,10 +47,11 @@ SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 
 /*
  * The free fast path, after the caller's page-map lookup (two loads): a validity check
- * of the offset (one multiply), the double-free tests (key, list head), and a list push — about 30
- * instructions in all, no lock, no atomic read-modify-write, no statistics (see struct
- * sl_mcache). Returns false for anything unusual (bad pointer, key present, an object
- * of another NUMA node's heap): the caller's slow path sorts it out.
+ * of the offset (one multiply), the double-free test (the key), and a list push; no
+ * lock, no atomic read-modify-write, no statistics (see struct sl_mcache). Returns false for anything unusual (bad pointer, key present, an
+ * object of another NUMA node's heap, an 8-byte object: its state is a bit in its span,
+ * which the slow path sets; its span's limit fails the object check, SL_OBJ8 in
+ * core/internal.h): the slow path sorts it out.
  */
 SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 {
@@ -57,9 +59,7 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 		void **key = (void **)((char *)p + s->keyoff);
 		sl_freelist *l = &c->lists[s->sizeclass];
 		void *head = l->head;
-		/* p == head: freed twice in a row, the one double free an 8-byte object (no
-		 * room for the key) can show. */
-		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key && p != head)) {
+		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
 			uint32_t n = l->count + 1;
 			*key = (void *)sl_free_key;
 			*(void **)p = head;

@@ -251,8 +251,8 @@ SL_INLINE int32_t sl_pcpu_cpu_hint(void)
  * The malloc fast path: a TLS load, the front end's mode flag, the pop (15
  * instructions from the result's xor to the commit: the arming store, the CPU id from
  * the rseq area, the slab pointer, the header, the slot, the commit store), the key
- * clear and a thread-local counter. Budget: 46 instructions for a whole malloc of at
- * most 1 KiB with the class lookup, from sl_malloc's entry to its return (counted in
+ * clear and a thread-local counter. Budget: 47 instructions for a whole malloc of 9
+ * bytes to 1 KiB with the class lookup, from sl_malloc's entry to its return (counted in
  * `objdump -d` of the shared library; callgrind cannot count them: under valgrind
  * glibc's rseq registration fails and the fallback runs). No lock, no atomic
  * read-modify-write. The fallback runs `freelist`'s fast path.
@@ -280,7 +280,7 @@ SL_INLINE void *sl_fe_percpu_alloc(uint32_t cls)
  * multiply) and the double-free key test as `freelist`'s, the key store, a
  * thread-local counter and the push (16 instructions from the xor to the commit).
  * Budget: 67 instructions for the whole free, page-map lookup included, from sl_free's
- * entry to its return (`objdump -d`, as above; `freelist`'s: 46 by callgrind). No
+ * entry to its return (`objdump -d`, as above). No
  * lock, no atomic read-modify-write. A full class (or a CPU without a slab yet) goes
  * to the overflow path, which takes the object: the key is already set, so declining
  * would report a double free.
@@ -291,6 +291,8 @@ SL_INLINE bool sl_fe_percpu_free_fast(sl_mcache *c, sl_span *s, void *p)
 		return sl_fe_freelist_free_fast(c, s, p);
 	if (SL_LIKELY(SL_NUMA_MAX_NODES == 1 || s->heap == c->heap)) {
 		void **key = (void **)((char *)p + s->keyoff);
+		/* 8-byte objects fail the object check (their span's limit is 0) and take
+		 * the slow path: their free state is a bit in the span (SL_OBJ8). */
 		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
 			*key = (void *)sl_free_key;
 			SL_COUNTER_ADD(c->fe.nfree[s->sizeclass], 1);

@@ -5,8 +5,9 @@
  * the bad pointer (the same "%p" text the case printed before the call).
  *
  *   badinput stack|interior|plus8|interior-large|double-small|double-small-later|
- *            double-small-flushed|double-small-8|double-large|realloc-bad|usable-bad|
- *            realloc-freed|usable-freed|xdouble-<size>-<order>
+ *            double-small-flushed|double-small-8|double-small-8-later|double-large|
+ *            realloc-bad|usable-bad|realloc-freed|usable-freed|realloc-freed-8|
+ *            usable-freed-8|xdouble-<size>-<order>
  *
  * xdouble: a double free across threads, of an object of <size> bytes (8, 16, 64,
  * 4096, 100000), <order> owner (the allocating thread frees first, another thread
@@ -155,6 +156,18 @@ static void run_case(const char *c)
 		A(free)(p);
 		announce(p);
 		A(free)(p);
+	} else if (!strcmp(c, "double-small-8-later")) {
+		/* Not in a row: other 8-byte objects freed in between, so p is neither at
+		 * the head of a list nor the last object freed. */
+		probe_size = 8;
+		void *p = A(malloc)(8), *q[64];
+		for (int i = 0; i < 64; i++)
+			q[i] = A(malloc)(8);
+		A(free)(p);
+		for (int i = 0; i < 64; i++)
+			A(free)(q[i]);
+		announce(p);
+		A(free)(p);
 	} else if (!strcmp(c, "double-large")) {
 		void *p = A(malloc)(100000);
 		A(free)(p);
@@ -176,6 +189,19 @@ static void run_case(const char *c)
 		fprintf(stderr, "expect-text: realloc()\n");
 		void *q = A(realloc)(p, 1000);
 		sink = (size_t)q;
+	} else if (!strcmp(c, "realloc-freed-8")) {
+		char *p = A(malloc)(8);
+		A(free)(p);
+		announce(p);
+		fprintf(stderr, "expect-text: realloc()\n");
+		void *q = A(realloc)(p, 1000);
+		sink = (size_t)q;
+	} else if (!strcmp(c, "usable-freed-8")) {
+		char *p = A(malloc)(8);
+		A(free)(p);
+		announce(p);
+		fprintf(stderr, "expect-text: malloc_usable_size()\n");
+		sink = A(malloc_usable_size)(p);
 	} else if (!strcmp(c, "usable-freed")) {
 		char *p = A(malloc)(200);
 		A(free)(p);

@@ -9,7 +9,10 @@
  *   central    256-byte objects allocated in bursts, stamped, exchanged between threads
  *              and freed, with each thread holding up to 3000 at a time, so that the
  *              full-batch stack overflows and objects go back to their spans: the span
- *              anchors and the partial stacks.
+ *              anchors and the partial stacks;
+ *   obj8       the same with 8-byte objects: under the list front ends their free
+ *              state is a bit per object in the span (SL_OBJ8 in core/internal.h),
+ *              set and cleared by any thread with atomic OR / AND on shared words.
  * Checked, every run:
  *   - no double hand-out: every object (every page of a large one) carries its
  *     holder's stamp, verified before it is freed; a block handed to two holders at
@@ -17,10 +20,12 @@
  *   - nothing lost: once every thread freed everything and the main thread trimmed,
  *     the statistics must show no object and no page still in use (large: heap_inuse
  *     back to its value before the run; small: the class holds no span).
- * `--broken heap|anchor|fixalloc` turns one CAS of the structure into a racy load and
- * store (or, for fixalloc, a pop that compares the head pointer alone: ABA-unsafe),
- * with a yield in the window: the same checks must then fail (ctest: WILL_FAIL).
- * Usage: sl-test-lf-stress-<V> pageheap|central [--broken M] [threads...]
+ * `--broken heap|anchor|fixalloc|obj8` turns one atomic step of the structure into a
+ * racy load and store (or, for fixalloc, a pop that compares the head pointer alone:
+ * ABA-unsafe), with a yield in the window: the same checks must then fail (ctest:
+ * WILL_FAIL; a lost update of an 8-byte object's bit makes a correct free abort as a
+ * double free, or lets a double hand-out through).
+ * Usage: sl-test-lf-stress-<V> pageheap|central|obj8 [--broken M] [threads...]
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -38,12 +43,12 @@
 void spanlab_test_set_broken(int mode); /* test-hooks builds only */
 
 #define PAGE 8192
-#define SMALL_SIZE 256
 #define HOLD 3000
 
 static atomic_int failures;
 static atomic_uint_fast64_t ops;
-static int mode_central;
+static int mode_central;		/* central or obj8: small objects of small_size bytes */
+static size_t small_size = 256;
 
 #define FAIL(...)                                                                      \
 	do {                                                                           \
@@ -68,10 +73,15 @@ typedef struct {
 	uint64_t tag;
 } block;
 
-/* One word per page (large) or per object (small): tag ^ address. */
+/* One word per page (large) or per object (small): tag ^ address; an 8-byte object's
+ * is its only word. */
 static void stamp(block *b)
 {
-	size_t step = mode_central ? SMALL_SIZE : PAGE;
+	if (b->size == 8) {
+		*(uint64_t *)b->p = b->tag ^ (uint64_t)(uintptr_t)b->p;
+		return;
+	}
+	size_t step = mode_central ? small_size : PAGE;
 	for (size_t off = 0; off < b->size; off += step)
 		*(uint64_t *)(b->p + off + 8) = b->tag ^ (uint64_t)(uintptr_t)(b->p + off);
 	*(uint64_t *)(b->p + b->size - 8) = ~b->tag;
@@ -79,7 +89,9 @@ static void stamp(block *b)
 
 static bool verify(const block *b)
 {
-	size_t step = mode_central ? SMALL_SIZE : PAGE;
+	if (b->size == 8)
+		return *(uint64_t *)b->p == (b->tag ^ (uint64_t)(uintptr_t)b->p);
+	size_t step = mode_central ? small_size : PAGE;
 	for (size_t off = 0; off < b->size; off += step)
 		if (*(uint64_t *)(b->p + off + 8) != (b->tag ^ (uint64_t)(uintptr_t)(b->p + off)))
 			return false;
@@ -92,7 +104,7 @@ static void release(block *b, const char *who)
 		FAIL("%s: block %p (%zu bytes) lost its stamp: handed out twice", who, (void *)b->p, b->size);
 		return; /* it may be someone else's now */
 	}
-	memset(b->p + 8, 0, 8);
+	memset(b->p + (b->size == 8 ? 0 : 8), 0, 8);
 	spanlab_free(b->p);
 	b->p = NULL;
 }
@@ -150,8 +162,8 @@ static void *worker(void *arg)
 		} else {
 			uint64_t x = next_rand(&rng);
 			if (mode_central) {
-				b->size = SMALL_SIZE;
-				b->p = spanlab_malloc(SMALL_SIZE);
+				b->size = small_size;
+				b->p = spanlab_malloc(small_size);
 			} else {
 				b->size = (2 + (size_t)(x >> 8) % 139) * PAGE - 64;
 				if (x % 5 == 0) {
@@ -193,7 +205,7 @@ static int small_class(void)
 	size_t sizes[256];
 	size_t n = spanlab_size_classes(sizes, 256);
 	for (size_t i = 0; i < n; i++)
-		if (sizes[i] == SMALL_SIZE)
+		if (sizes[i] == small_size)
 			return (int)i + 1;
 	return -1;
 }
@@ -237,20 +249,28 @@ static void run(unsigned nthreads, unsigned total_rounds)
 			FAIL("%u threads: %llu large bytes still in use after every free (pages lost)", nthreads,
 			     (unsigned long long)(st1.large_alloc - st0.large_alloc));
 	}
-	printf("lf-stress %s: %u threads, %llu operations: %s\n", mode_central ? "central" : "pageheap", nthreads,
+	printf("lf-stress %s: %u threads, %llu operations: %s\n",
+	       mode_central ? (small_size == 8 ? "obj8" : "central") : "pageheap", nthreads,
 	       (unsigned long long)atomic_load(&ops), atomic_load(&failures) ? "FAILED" : "ok");
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || (strcmp(argv[1], "pageheap") && strcmp(argv[1], "central"))) {
-		fprintf(stderr, "usage: %s pageheap|central [--broken heap|anchor|fixalloc] [threads...]\n", argv[0]);
+	if (argc < 2 || (strcmp(argv[1], "pageheap") && strcmp(argv[1], "central") && strcmp(argv[1], "obj8"))) {
+		fprintf(stderr, "usage: %s pageheap|central|obj8 [--broken heap|anchor|fixalloc|obj8] [threads...]\n",
+			argv[0]);
 		return 2;
 	}
-	mode_central = !strcmp(argv[1], "central");
+	mode_central = strcmp(argv[1], "pageheap") != 0;
+	if (!strcmp(argv[1], "obj8"))
+		small_size = 8;
 	int a = 2;
 	if (argc > 3 && !strcmp(argv[2], "--broken")) {
-		int m = !strcmp(argv[3], "heap") ? 1 : !strcmp(argv[3], "anchor") ? 2 : !strcmp(argv[3], "fixalloc") ? 3 : 0;
+		int m = !strcmp(argv[3], "heap")       ? 1
+			: !strcmp(argv[3], "anchor")   ? 2
+			: !strcmp(argv[3], "fixalloc") ? 3
+			: !strcmp(argv[3], "obj8")     ? 4
+						       : 0;
 		if (!m) {
 			fprintf(stderr, "unknown broken mode %s\n", argv[3]);
 			return 2;
