@@ -53,7 +53,7 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	*key = (void *)sl_free_key;
 	if (c && s->heap == c->heap) {
 		sl_freelist *l = &c->lists[cls];
-		o[0] = l->head;
+		sl_link_set(o, l->head);
 		l->head = o;
 		SL_COUNTER_ADD(l->count, 1);
 		if (l->count > l->max)
@@ -66,7 +66,7 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 		return;
 	}
 	/* No cache: straight to its span. */
-	o[0] = NULL;
+	sl_link_set(o, NULL);
 	sl_mcentral_give_list(ct, p);
 	__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
 }

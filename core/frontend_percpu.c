@@ -158,7 +158,7 @@ static uint32_t sl_pcpu_gather(sl_mheap *h, uint32_t cls, void **buf, uint32_t w
 	}
 	for (; head && n < SL_PCPU_BUF; n++) {
 		buf[n] = head;
-		head = *(void **)head;
+		head = sl_link_get(head);
 	}
 	return n;
 }
@@ -172,7 +172,7 @@ static void sl_pcpu_release_heap(sl_mheap *h, uint32_t cls, void **buf, uint32_t
 	if (!n)
 		return;
 	for (uint32_t i = 0; i < n; i++)
-		*(void **)buf[i] = i + 1 < n ? buf[i + 1] : NULL;
+		sl_link_set(buf[i], i + 1 < n ? buf[i + 1] : NULL);
 	sl_mcentral *ct = &h->central[cls];
 	if (n == ct->batch) {
 		sl_batch *b = sl_mcentral_spare_pop(ct);
@@ -202,7 +202,7 @@ static void sl_pcpu_release(sl_mheap *h, uint32_t cls, void **buf, uint32_t n)
 			if (oh == h) {
 				buf[k++] = buf[i];
 			} else {
-				*(void **)buf[i] = NULL;
+				sl_link_set(buf[i], NULL);
 				sl_mcentral_give_list(&oh->central[cls], buf[i]);
 			}
 		}

@@ -276,6 +276,27 @@ extern sl_options sl_opt;
 extern sl_mheap sl_heaps[SL_NUMA_MAX_NODES];
 extern unsigned sl_nheaps;
 extern uintptr_t sl_free_key; /* marks freed objects (word 1) for double-free checks */
+extern uintptr_t sl_link_key; /* encodes free-list links (word 0): sl_link_get */
+
+/*
+ * Free-list links. A free object on a thread list, in a batch, on a NUMA remote list
+ * or on its span's chain holds the next one in word 0 XOR sl_link_key (glibc's
+ * safe-linking). The key is random with its low three bits 100, so a link the program
+ * overwrote after the free (a use after free, an overflow from the object before it)
+ * with a pointer, NULL, an odd value or most other data decodes to an address that is
+ * not 8-byte aligned: every decode checks that, and aborts naming the object
+ * (sl_link_corrupt), before the bad address can be handed out. (The bitmap front ends
+ * link their remote frees themselves: core/frontend_bitmap.c.)
+ */
+_Noreturn void sl_link_corrupt(const void *obj) SL_COLD;
+SL_INLINE void *sl_link_get(const void *obj)
+{
+	uintptr_t v = *(const uintptr_t *)obj ^ sl_link_key;
+	if (SL_UNLIKELY(v & 7))
+		sl_link_corrupt(obj);
+	return (void *)v;
+}
+SL_INLINE void sl_link_set(void *obj, const void *next) { *(uintptr_t *)obj = (uintptr_t)next ^ sl_link_key; }
 
 /* ---- arena.c: metadata allocators ---- */
 void *sl_sys_map(size_t size);		      /* RW anonymous memory, NULL on failure */

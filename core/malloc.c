@@ -163,6 +163,7 @@
 sl_mheap sl_heaps[SL_NUMA_MAX_NODES];
 unsigned sl_nheaps = 1;
 uintptr_t sl_free_key;
+uintptr_t sl_link_key;
 sl_class_info sl_classes[SL_NUM_CLASSES];
 
 /* ---- Errors ---- */
@@ -188,6 +189,13 @@ void sl_fatal(const char *fmt, ...)
 	sl_vmessage(fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+void sl_link_corrupt(const void *obj)
+{
+	sl_fatal("heap corruption: the free-list link in freed object %p was overwritten (a write after its free, "
+		 "or an overflow from the object before it)",
+		 obj);
 }
 
 void sl_verbose(const char *fmt, ...)
@@ -249,6 +257,7 @@ static SL_NOINLINE SL_COLD void sl_init_slow(void)
 	sl_tls_in_init = true;
 	sl_options_read();
 	sl_free_key = sl_random_key();
+	sl_link_key = (sl_random_key() & ~(uintptr_t)7) | 4; /* low bits 100: sl_link_get */
 	sl_classes_init();
 	for (unsigned i = 0; i < SL_NUMA_MAX_NODES; i++)
 		sl_mheap_init(&sl_heaps[i], i);

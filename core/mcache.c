@@ -186,7 +186,7 @@ void *sl_mcache_refill(sl_mcache *c, uint32_t cls)
 		if (l->max > sl_classes[cls].cache_cap)
 			l->max = sl_classes[cls].cache_cap;
 	}
-	l->head = *(void **)head;
+	l->head = sl_link_get(head);
 	SL_COUNTER_ADD(l->count, n - 1);
 	SL_COUNTER_ADD(c->nin[cls], n);
 	return head;
@@ -200,9 +200,9 @@ void sl_mcache_flush(sl_mcache *c, uint32_t cls)
 	uint32_t n = ct->batch < l->count ? ct->batch : l->count;
 	void *head = l->head, *tail = head;
 	for (uint32_t i = 1; i < n; i++)
-		tail = *(void **)tail;
-	l->head = *(void **)tail;
-	*(void **)tail = NULL;
+		tail = sl_link_get(tail);
+	l->head = sl_link_get(tail);
+	sl_link_set(tail, NULL);
 	SL_COUNTER_ADD(l->count, -n);
 	SL_COUNTER_ADD(c->nout[cls], n);
 	sl_mcache_give(c, ct, head, n);
@@ -230,7 +230,7 @@ void sl_mcache_free_remote(sl_mcache *c, sl_span *s, void *p)
 	if (r->count && r->heap != s->heap)
 		sl_mcache_flush_remote(c, cls);
 	r->heap = s->heap;
-	*(void **)p = r->head;
+	sl_link_set(p, r->head);
 	r->head = p;
 	SL_COUNTER_ADD(c->nout[cls], 1);
 	__atomic_fetch_add(&s->heap->remote_frees, 1, __ATOMIC_RELAXED);

@@ -145,13 +145,13 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 		while (n < want && s->nfree) {
 			void *obj = s->freelist;
 			if (obj) {
-				s->freelist = *(void **)obj;
+				s->freelist = sl_link_get(obj);
 			} else {
 				obj = (void *)s->carve;
 				s->carve += c->elemsize;
 			}
 			s->nfree--;
-			*(void **)obj = list;
+			sl_link_set(obj, list);
 			list = obj;
 			n++;
 		}
@@ -181,7 +181,7 @@ static void sl_span_clear_keys(sl_span *s)
 static void sl_mcentral_give_locked(sl_mcentral *c, void *obj)
 {
 	sl_span *s = sl_span_of(obj);
-	*(void **)obj = s->freelist;
+	sl_link_set(obj, s->freelist);
 	s->freelist = obj;
 	if (s->nfree++ == 0)
 		sl_partial_push(c, s);
@@ -197,7 +197,7 @@ void sl_mcentral_give_list(sl_mcentral *c, void *head)
 {
 	sl_sync_lock(&c->lock);
 	while (head) {
-		void *next = *(void **)head;
+		void *next = sl_link_get(head);
 		sl_mcentral_give_locked(c, head);
 		head = next;
 	}
@@ -261,7 +261,7 @@ static inline void *sl_obj(const sl_mcentral *c, uintptr_t base, uint32_t idx)
 static void *sl_carve(const sl_mcentral *c, uintptr_t base, uint32_t from, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
-		*(void **)sl_obj(c, base, from + i) = i + 1 < n ? sl_obj(c, base, from + i + 1) : NULL;
+		sl_link_set(sl_obj(c, base, from + i), i + 1 < n ? sl_obj(c, base, from + i + 1) : NULL);
 	return n ? sl_obj(c, base, from) : NULL;
 }
 
@@ -332,9 +332,9 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 		if (n > want && want < c->batch) {
 			void *cut = list;
 			for (uint32_t i = 1; i < want; i++)
-				cut = *(void **)cut;
-			void *rest = *(void **)cut;
-			*(void **)cut = NULL;
+				cut = sl_link_get(cut);
+			void *rest = sl_link_get(cut);
+			sl_link_set(cut, NULL);
 			sl_mcentral_give_list(c, rest);
 			n = want;
 		}
@@ -371,7 +371,7 @@ static void sl_central_give(sl_mcentral *c, sl_span *s, void *first, void *last,
 			sl_fatal("free(): double free of an object of span %p (size class %u, %u bytes)", (void *)base,
 				 c->sizeclass, c->elemsize);
 		uint32_t avail = SL_ANCHOR_AVAIL(old), count = SL_ANCHOR_COUNT(old) + n;
-		*(void **)last = avail ? sl_obj(c, base, avail - 1) : NULL;
+		sl_link_set(last, avail ? sl_obj(c, base, avail - 1) : NULL);
 		val = SL_ANCHOR(idx + 1, SL_ANCHOR_CARVE(old), count,
 				count == c->nelems ? SL_ANCHOR_EMPTY : SL_ANCHOR_LISTED);
 	} while (!sl_anchor_cas(s, &old, val));
@@ -401,7 +401,7 @@ void sl_mcentral_give_list(sl_mcentral *c, void *head)
 		void *last = head, *next;
 		uint32_t n = 1;
 		/* Objects of the list are valid: "of this span" is the range test. */
-		while ((next = *(void **)last) && (uintptr_t)next - s->base < (uintptr_t)c->nelems * c->elemsize) {
+		while ((next = sl_link_get(last)) && (uintptr_t)next - s->base < (uintptr_t)c->nelems * c->elemsize) {
 			last = next;
 			n++;
 		}

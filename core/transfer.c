@@ -90,7 +90,7 @@ void sl_transfer_drain_all(void)
 			uint32_t k;
 			while ((k = sl_transfer_remove(&sl_heaps[i], cls, objs, 64))) {
 				for (uint32_t j = 0; j < k; j++)
-					*(void **)objs[j] = j + 1 < k ? objs[j + 1] : NULL;
+					sl_link_set(objs[j], j + 1 < k ? objs[j + 1] : NULL);
 				sl_mcentral_give_list(&sl_heaps[i].central[cls], objs[0]);
 			}
 		}

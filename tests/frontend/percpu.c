@@ -489,7 +489,7 @@ static void run_transfer(void)
 		void *head;
 		uint32_t got = sl_mcentral_take(&h->central[cls], cap + 8 - n, &head);
 		CHECK(got > 0, "mcentral_take");
-		for (; head; head = *(void **)head)
+		for (; head; head = sl_link_get(head))
 			objs[n++] = head;
 	}
 	CHECK(sl_transfer_remove(h, cls, back, MAX) == 0, "the class's transfer cache is not empty at first");
@@ -513,7 +513,7 @@ static void run_transfer(void)
 	}
 	CHECK(sl_transfer_remove(h, cls, back, MAX) == 0, "empty");
 	for (uint32_t i = 0; i < n; i++)
-		*(void **)objs[i] = i + 1 < n ? objs[i + 1] : NULL;
+		sl_link_set(objs[i], i + 1 < n ? objs[i + 1] : NULL);
 	sl_mcentral_give_list(&h->central[cls], objs[0]);
 	printf("transfer (%s): class %u, capacity %u objects (%u batches of %u)\n", spanlab_variant(), cls, cap,
 	       (unsigned)SPANLAB_TRANSFER_BATCHES, batch);
