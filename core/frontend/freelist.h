@@ -24,9 +24,10 @@ void sl_fe_freelist_free_small(sl_span *s, void *p);
 
 /*
  * The malloc fast path: a TLS load, a list pop (the link decoded and checked:
- * sl_link_get) and thread-local counters, no lock, no atomic read-modify-write. With the caller's class lookup (one table load) and the
- * free below, go-mutex-flat runs 107 instructions per malloc+free pair of sl-fastpath,
- * its loop included (scripts/fastpath-budget.sh go-mutex-flat).
+ * sl_link_get) and thread-local counters, no lock, no atomic read-modify-write. With
+ * the caller's class lookup (one table load) and the free below, go-mutex-flat runs
+ * 107 instructions per malloc+free pair of sl-fastpath, its loop included
+ * (scripts/fastpath-budget.sh go-mutex-flat).
  */
 SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 {
