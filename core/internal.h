@@ -180,6 +180,11 @@ struct sl_mheap {
 	uint64_t unmapped_bytes; /* cumulative address space given back with munmap */
 	uint64_t large_mallocs, large_frees, large_bytes; /* large objects (mheap.lock) */
 	uint64_t remote_frees; /* small objects freed by threads of other nodes (atomic) */
+	/* The in-use peak the retain budget follows (sl_retain_budget): the highest
+	 * pages_inuse since peak_since_ms, and the one of the window before; a window lasts
+	 * SPANLAB_SCAVENGE_DELAY_MS. mheap.lock; the lock-free heap: atomic, the window
+	 * moved on only by the thread that runs the periodic scavenge. */
+	uint64_t peak_pages, peak_prev_pages, peak_since_ms;
 #if SL_SYNC_ENGINE_LOCKFREE
 	/* The lock-free page heap (core/mheap_lockfree.c) uses none of the lists above and
 	 * no lock: the page counts are atomic counters, and these. */
@@ -257,13 +262,18 @@ extern sl_class_info sl_classes[SL_NUM_CLASSES];
 #ifndef SPANLAB_DEFAULT_RETAIN_MB
 #define SPANLAB_DEFAULT_RETAIN_MB 32
 #endif
+#ifndef SPANLAB_DEFAULT_RETAIN_PERCENT
+#define SPANLAB_DEFAULT_RETAIN_PERCENT 200
+#endif
 #define SL_OPTIONS(X)                                                                          \
 	X(stats, "STATS", 0, "print stats to stderr at exit: 0, 1 (text) or json")            \
 	X(verbose, "VERBOSE", 0, "report initialisation and degraded features on stderr")     \
 	X(scavenge_delay_ms, "SCAVENGE_DELAY_MS", SPANLAB_DEFAULT_SCAVENGE_DELAY_MS,            \
 	  "free page runs idle this long are returned to the OS")                             \
 	X(retain_mb, "RETAIN_MB", SPANLAB_DEFAULT_RETAIN_MB,                                   \
-	  "idle, not yet returned memory above this is returned at once")
+	  "idle resident memory kept at least (the retain budget's floor)")                    \
+	X(retain_percent, "RETAIN_PERCENT", SPANLAB_DEFAULT_RETAIN_PERCENT,                     \
+	  "retain budget: this percentage of the recent in-use peak, if above RETAIN_MB")
 typedef struct sl_options {
 #define SL_OPTION_FIELD(field, env, def, desc) long field;
 	SL_OPTIONS(SL_OPTION_FIELD)
@@ -448,6 +458,16 @@ bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages); /* LARGE, in place
 size_t sl_mheap_scavenge_all(sl_mheap *h); /* every idle page released; returns bytes */
 size_t sl_mheap_trim(sl_mheap *h); /* scavenge_all, then idle address space unmapped */
 uint64_t sl_now_ms(void);
+/* The retain budget of both page heaps: idle resident bytes the scavenger leaves in
+ * the heap before it returns the oldest at once, the larger of SPANLAB_RETAIN_MB and
+ * SPANLAB_RETAIN_PERCENT % of the recent in-use peak (peak_pages). */
+SL_INLINE uint64_t sl_retain_budget(uint64_t peak_pages)
+{
+	uint64_t floor = (uint64_t)sl_opt.retain_mb << 20;
+	uint64_t peak = peak_pages << SL_PAGE_SHIFT, pct = (uint64_t)sl_opt.retain_percent;
+	uint64_t rel = peak / 100 * pct + peak % 100 * pct / 100; /* rounds down only */
+	return rel > floor ? rel : floor;
+}
 #if SL_SYNC_ENGINE_LOCKFREE
 /* Gives pages [base, base + npages pages) back without touching a span descriptor. */
 void sl_mheap_free_pages(sl_mheap *h, uintptr_t base, size_t npages);

@@ -121,11 +121,14 @@
  *   Heap memory: address space reserved PROT_NONE with mmap (never sbrk) as the heap
  *   needs it — 4 MiB first, each next reservation twice the last up to 64 MiB, and a
  *   large request a reservation of its own, of its exact size — and made
- *   PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at least. Idle pages go
- *   back to the OS with madvise(MADV_DONTNEED); idle runs of 1 MiB or more, every idle
- *   run at malloc_trim, and every idle run when a reservation fails are unmapped
- *   (mheap.c states the policy), so a stale pointer into them faults and its free()
- *   aborts as "not allocated by spanlab".
+ *   PROT_READ|PROT_WRITE as the heap grows, 2 MiB at a time at least. Idle pages stay
+ *   resident within a retain budget that follows the heap's recent in-use peak (freed
+ *   large blocks are reused without faulting again) and go back to the OS with
+ *   madvise(MADV_DONTNEED) beyond it, or once idle for the scavenger's delay; of
+ *   those, runs of 1 MiB or more are unmapped, as are every idle run at malloc_trim
+ *   and every idle run when a reservation fails (mheap.c states the policy), so a
+ *   stale pointer into them faults and its free() aborts as "not allocated by
+ *   spanlab".
  *   Metadata (spans, batches, caches, page-map nodes, span bitmaps) comes from
  *   sl_meta_alloc, mmap-backed, never from malloc: the engine allocates nothing through
  *   itself. What spanlab needs before the first allocation: 2 MiB of page-map root

@@ -10,20 +10,27 @@
  * resident or wholly released and the statistics are exact.
  *
  * Scavenger policy (stated, and the same for every variant):
- *   - a resident free run idle for SPANLAB_SCAVENGE_DELAY_MS (default 1000 ms) is
- *     returned to the OS with madvise(MADV_DONTNEED);
- *   - whenever resident idle memory exceeds SPANLAB_RETAIN_MB (default 32 MiB), the
- *     oldest runs are returned at once until it does not;
- *   - a run the scavenger returns that is (or merges into) at least
- *     SL_UNMAP_MIN_PAGES (1 MiB) gives its address space back too (munmap instead of
- *     madvise), and so does every idle run when the heap cannot grow (the address
- *     space is exhausted): a program under `ulimit -v` can reuse for anything what
- *     it freed;
+ *   - retain budget: idle resident memory may reach the larger of SPANLAB_RETAIN_MB
+ *     (default 32 MiB) and SPANLAB_RETAIN_PERCENT (default 200) % of the heap's
+ *     recent in-use peak: the highest pages_inuse of the current window and the one
+ *     before, a window lasting SPANLAB_SCAVENGE_DELAY_MS. Freed large blocks stay
+ *     resident within it and are reused without page faults (a budget fixed at 32 MiB
+ *     returned 5-25 MiB blocks almost at once, and every malloc re-faulted them);
+ *   - whenever idle resident memory exceeds the budget, the excess is returned at
+ *     once, oldest first: the tail of the oldest run, cut at a 2 MiB boundary (huge
+ *     pages stay whole), while its head stays resident; or whole runs when the excess
+ *     covers them;
+ *   - time-based decay: a resident free run idle for SPANLAB_SCAVENGE_DELAY_MS
+ *     (default 1000 ms) is returned whatever the budget;
+ *   - returning is madvise(MADV_DONTNEED); a returned run that is (or merges into) at
+ *     least SL_UNMAP_MIN_PAGES (1 MiB) gives its address space back too (munmap), and
+ *     so does every idle run when the heap cannot grow (the address space is
+ *     exhausted): a program under `ulimit -v` can reuse for anything what it freed;
  *   - malloc_trim / spanlab_trim (sl_mheap_trim) return every idle page at once, then
  *     unmap every idle run and the never-used tail of the current reservation.
  * The checks run on page-heap activity (span allocation and free), under mheap.lock;
- * there is no background thread, so an idle program keeps at most RETAIN_MB of idle
- * resident memory.
+ * there is no background thread, so a program that stops calling into the page heap
+ * keeps what the budget allowed at its last call (malloc_trim returns it).
  *
  * Address space (pagemap.c) is reserved as the heap needs it: the first growth
  * reservation of a heap is SL_RESERVE_MIN (4 MiB), each next one twice the last up to
@@ -100,6 +107,17 @@ static void sl_scav_append(sl_mheap *h, sl_span *s)
 	h->scav_tail = s;
 }
 
+static void sl_scav_prepend(sl_mheap *h, sl_span *s)
+{
+	s->scav_prev = NULL;
+	s->scav_next = h->scav_head;
+	if (h->scav_head)
+		h->scav_head->scav_prev = s;
+	else
+		h->scav_tail = s;
+	h->scav_head = s;
+}
+
 static void sl_scav_remove(sl_mheap *h, sl_span *s)
 {
 	if (s->scav_prev)
@@ -113,17 +131,23 @@ static void sl_scav_remove(sl_mheap *h, sl_span *s)
 	s->scav_next = s->scav_prev = NULL;
 }
 
-static void sl_free_insert(sl_mheap *h, sl_span *s)
+/* Inserts FREE span s into the free lists; a resident one goes to the young end of the
+ * scavenger's list, or with `oldest` to its old end (a run that keeps its age). */
+static void sl_free_insert_aged(sl_mheap *h, sl_span *s, bool oldest)
 {
 	sl_list_push(sl_free_list(h, s), s);
 	if (s->npages < SL_HEAP_BINS)
 		h->binmap[s->npages / 64] |= (uint64_t)1 << (s->npages % 64);
-	if (!s->released)
+	if (!s->released && oldest)
+		sl_scav_prepend(h, s);
+	else if (!s->released)
 		sl_scav_append(h, s);
 	h->pages_free += s->npages;
 	if (s->released)
 		h->pages_released += s->npages;
 }
+
+static void sl_free_insert(sl_mheap *h, sl_span *s) { sl_free_insert_aged(h, s, false); }
 
 static void sl_free_remove(sl_mheap *h, sl_span *s)
 {
@@ -288,18 +312,65 @@ static bool sl_mheap_unmap_idle(sl_mheap *h)
 	}
 }
 
+/* The recent in-use peak, for the retain budget: the window moves on every
+ * SPANLAB_SCAVENGE_DELAY_MS, checked here (when the scavenger finds resident idle
+ * memory), so a peak counts for one to two delays, or longer while no call gets here
+ * (the budget then errs on the generous side; the decay still returns old runs). */
+static uint64_t sl_recent_peak(sl_mheap *h, uint64_t now)
+{
+	if (now - h->peak_since_ms >= (uint64_t)sl_opt.scavenge_delay_ms) {
+		h->peak_prev_pages = h->peak_pages;
+		h->peak_pages = h->pages_inuse;
+		h->peak_since_ms = now;
+	}
+	return h->peak_pages > h->peak_prev_pages ? h->peak_pages : h->peak_prev_pages;
+}
+
+/* Returns to the OS the tail of resident FREE run s (the oldest): at least `excess`
+ * bytes, from a 2 MiB boundary to s's end (huge pages stay whole); s keeps its head,
+ * resident, and its place as the oldest. Returns false (nothing done) when the cut
+ * would take all of s or no span struct is at hand: the caller returns s whole. */
+static bool sl_scav_release_tail(sl_mheap *h, sl_span *s, uint64_t excess)
+{
+	const uintptr_t huge = (uintptr_t)SL_COMMIT_MIN_PAGES << SL_PAGE_SHIFT;
+	uintptr_t end = s->base + (s->npages << SL_PAGE_SHIFT);
+	if (excess >= end - s->base)
+		return false;
+	uintptr_t cut = (end - (uintptr_t)excess) & ~(huge - 1);
+	if (cut <= s->base || !sl_span_stock(h, 1))
+		return false;
+	sl_free_remove(h, s);
+	sl_span *t = sl_span_new(cut, (end - cut) >> SL_PAGE_SHIFT, h);
+	t->state = SL_SPAN_FREE;
+	t->needzero = 1;
+	t->free_since_ms = s->free_since_ms;
+	sl_pagemap_set(t->base, t->npages, t);
+	s->npages = (cut - s->base) >> SL_PAGE_SHIFT;
+	sl_free_insert_aged(h, s, true);
+	sl_free_insert(h, t);
+	sl_scav_release(h, t, true);
+	return true;
+}
+
+/* The policy's periodic part (the top of this file), after every span allocation and
+ * free: runs idle for the delay go back whole, oldest first; then, while idle resident
+ * memory exceeds the retain budget, the excess. */
 static void sl_scavenge_due(sl_mheap *h)
 {
 	sl_span *s = h->scav_head;
 	if (!s)
 		return;
 	uint64_t now = sl_now_ms();
-	uint64_t retain = (uint64_t)sl_opt.retain_mb << 20;
+	uint64_t budget = sl_retain_budget(sl_recent_peak(h, now));
 	uint64_t delay = (uint64_t)sl_opt.scavenge_delay_ms;
 	while ((s = h->scav_head)) {
 		uint64_t idle = (h->pages_free - h->pages_released) << SL_PAGE_SHIFT;
-		if (idle <= retain && now - s->free_since_ms < delay)
-			break;
+		if (now - s->free_since_ms < delay) {
+			if (idle <= budget)
+				break;
+			if (sl_scav_release_tail(h, s, idle - budget))
+				break;
+		}
 		sl_scav_release(h, s, true);
 	}
 }
@@ -472,6 +543,8 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 	s->nelems = 0;
 	s->limit = 0;
 	h->pages_inuse += npages;
+	if (h->pages_inuse > h->peak_pages)
+		h->peak_pages = h->pages_inuse;
 	if (large) {
 		h->large_mallocs++;
 		h->large_bytes += npages << SL_PAGE_SHIFT;
@@ -534,6 +607,8 @@ bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages)
 			}
 			s->npages = npages;
 			h->pages_inuse += extra;
+			if (h->pages_inuse > h->peak_pages)
+				h->peak_pages = h->pages_inuse;
 			h->large_bytes += extra << SL_PAGE_SHIFT;
 		} else {
 			ok = false;

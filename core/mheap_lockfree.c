@@ -52,10 +52,14 @@
  * Fragmentation trade-offs (measured by sl-fragment, see README): runs of at most 64
  * pages never straddle a word boundary, and the scavenger returns memory word by word
  * in address order rather than oldest run first. The scavenger policy is otherwise
- * core/mheap.c's: idle resident pages are returned after SPANLAB_SCAVENGE_DELAY_MS,
- * at once above SPANLAB_RETAIN_MB, and all of them on malloc_trim. The periodic
- * check runs on page-heap activity, by one thread at a time (others skip it; nobody
- * waits for it).
+ * core/mheap.c's: idle resident pages above the retain budget (sl_retain_budget: the
+ * larger of SPANLAB_RETAIN_MB and SPANLAB_RETAIN_PERCENT % of the recent in-use peak)
+ * are returned at once, word by word until idle memory is within it; idle pages are
+ * returned after SPANLAB_SCAVENGE_DELAY_MS whatever the budget, and all of them on
+ * malloc_trim; only madvise, never munmap (above). The in-use peak is raised by a CAS
+ * loop after each allocation (it fails only when another thread raised it) and its
+ * window moved on by the periodic check, which runs on page-heap activity, by one
+ * thread at a time (others skip it; nobody waits for it).
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -353,10 +357,38 @@ static size_t sl_scavenge_word(sl_mheap *h, struct sl_region *r, size_t w)
 	return pages << SL_PAGE_SHIFT;
 }
 
+/* Raises the in-use peak to v (a CAS fails only when another thread raised it). */
+static void sl_peak_raise(sl_mheap *h, uint64_t v)
+{
+	uint64_t p = __atomic_load_n(&h->peak_pages, __ATOMIC_RELAXED);
+	while (v > p && !__atomic_compare_exchange_n(&h->peak_pages, &p, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static uint64_t sl_recent_peak(sl_mheap *h)
+{
+	uint64_t cur = __atomic_load_n(&h->peak_pages, __ATOMIC_RELAXED);
+	uint64_t prev = __atomic_load_n(&h->peak_prev_pages, __ATOMIC_RELAXED);
+	return cur > prev ? cur : prev;
+}
+
+/* The peak's window moves on every SPANLAB_SCAVENGE_DELAY_MS, by the thread that runs
+ * the periodic scavenge (one at a time): a peak counts for one to two delays. A raise
+ * racing with the exchange lands in one window or the other. */
+static void sl_peak_window(sl_mheap *h, uint64_t now)
+{
+	if (now - __atomic_load_n(&h->peak_since_ms, __ATOMIC_RELAXED) < (uint64_t)sl_opt.scavenge_delay_ms)
+		return;
+	uint64_t inuse = __atomic_load_n(&h->pages_inuse, __ATOMIC_RELAXED);
+	uint64_t cur = __atomic_exchange_n(&h->peak_pages, inuse, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->peak_prev_pages, cur, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->peak_since_ms, now, __ATOMIC_RELAXED);
+}
+
 static size_t sl_scavenge(sl_mheap *h, bool all)
 {
 	uint64_t now = sl_now_ms();
-	uint64_t retain = (uint64_t)sl_opt.retain_mb << 20;
+	uint64_t budget = sl_retain_budget(sl_recent_peak(h));
 	uint64_t delay = (uint64_t)sl_opt.scavenge_delay_ms;
 	size_t released = 0;
 	for (struct sl_region *r = atomic_load_explicit(&h->regions, memory_order_acquire); r;
@@ -370,7 +402,7 @@ static size_t sl_scavenge(sl_mheap *h, bool all)
 						 __atomic_load_n(&h->pages_released, __ATOMIC_RELAXED))
 						<< SL_PAGE_SHIFT;
 				uint64_t since = atomic_load_explicit(&r->since[w], memory_order_relaxed);
-				if (idle <= retain && now - since < delay)
+				if (idle <= budget && now - since < delay)
 					continue;
 			}
 			released += sl_scavenge_word(h, r, w);
@@ -378,7 +410,7 @@ static size_t sl_scavenge(sl_mheap *h, bool all)
 	return released;
 }
 
-/* On page-heap activity: a scan when idle resident memory exceeds the retain limit or
+/* On page-heap activity: a scan when idle resident memory exceeds the retain budget or
  * a quarter of the delay has passed since the last scan; one thread at a time (a
  * thread that finds another scanning skips: nobody waits). */
 static void sl_scavenge_due(sl_mheap *h)
@@ -389,12 +421,13 @@ static void sl_scavenge_due(sl_mheap *h)
 	if (!idle)
 		return;
 	uint64_t now = sl_now_ms(), last = __atomic_load_n(&h->last_scavenge_ms, __ATOMIC_RELAXED);
-	if (idle <= (uint64_t)sl_opt.retain_mb << 20 && now - last < (uint64_t)sl_opt.scavenge_delay_ms / 4)
+	if (idle <= sl_retain_budget(sl_recent_peak(h)) && now - last < (uint64_t)sl_opt.scavenge_delay_ms / 4)
 		return;
 	int idle_flag = 0;
 	if (!__atomic_compare_exchange_n(&h->scav_busy, &idle_flag, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;
 	__atomic_store_n(&h->last_scavenge_ms, now, __ATOMIC_RELAXED);
+	sl_peak_window(h, now);
 	sl_scavenge(h, false);
 	__atomic_store_n(&h->scav_busy, 0, __ATOMIC_RELEASE);
 }
@@ -434,7 +467,7 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 	s->needzero = resident > 0;
 	__atomic_store_n(&s->state, SL_SPAN_LARGE, __ATOMIC_RELEASE);
 	sl_pagemap_set(s->base, npages, s);
-	SL_ADD(h->pages_inuse, npages);
+	sl_peak_raise(h, SL_ADD(h->pages_inuse, npages) + npages);
 	SL_SUB(h->pages_free, npages);
 	SL_SUB(h->pages_released, npages - resident);
 	if (large) {
@@ -493,7 +526,7 @@ bool sl_mheap_resize(sl_mheap *h, sl_span *s, size_t npages)
 	size_t resident = sl_set_dirty(r, end, extra);
 	sl_pagemap_set(s->base + (s->npages << SL_PAGE_SHIFT), extra, s);
 	s->npages = npages;
-	SL_ADD(h->pages_inuse, extra);
+	sl_peak_raise(h, SL_ADD(h->pages_inuse, extra) + extra);
 	SL_SUB(h->pages_free, extra);
 	SL_SUB(h->pages_released, extra - resident);
 	SL_ADD(h->large_bytes, extra << SL_PAGE_SHIFT);

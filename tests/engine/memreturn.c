@@ -5,7 +5,9 @@
  * to match:
  *   memreturn trim        after spanlab_trim(0) / malloc_trim(0) (the preload build)
  *   memreturn scavenger   with no trim call: run with SPANLAB_RETAIN_MB=0 and
- *                         SPANLAB_SCAVENGE_DELAY_MS=0, the scavenger must return it
+ *                         SPANLAB_SCAVENGE_DELAY_MS=0 (every idle run is due), or
+ *                         with SPANLAB_RETAIN_MB=0 and SPANLAB_RETAIN_PERCENT=0 (a
+ *                         retain budget of 0), the scavenger must return it
  */
 #define _GNU_SOURCE
 #include <string.h>

@@ -422,6 +422,66 @@ static void test_trim_unmaps(void)
 	check_heap("trim end");
 }
 
+static uint64_t resident_idle(void) { return (heap.pages_free - heap.pages_released) << SL_PAGE_SHIFT; }
+
+/* The scavenger's policy, with the options set as a program sets them through
+ * SPANLAB_RETAIN_MB, SPANLAB_RETAIN_PERCENT and SPANLAB_SCAVENGE_DELAY_MS: idle resident
+ * memory within RETAIN_PERCENT % of the recent in-use peak stays; beyond that the
+ * excess goes back at once (the oldest run's tail, cut at a 2 MiB boundary, or the
+ * oldest runs whole); after the delay every idle run goes back; and a peak is
+ * forgotten two windows on. */
+static void test_retain_policy(void)
+{
+	long delay0 = sl_opt.scavenge_delay_ms, mb0 = sl_opt.retain_mb, pct0 = sl_opt.retain_percent;
+	const uint64_t huge = (uint64_t)SL_COMMIT_MIN_PAGES << SL_PAGE_SHIFT;
+	sl_mheap_trim(H);
+	check_heap("policy start");
+	CHECK_EQ(heap.pages_inuse, 0);
+	sl_opt.retain_mb = 0;
+	sl_opt.retain_percent = 100;
+	heap.peak_pages = heap.peak_prev_pages = 0; /* forget the earlier tests' peaks */
+	size_t n = (size_t)16 << 20 >> SL_PAGE_SHIFT; /* 16 MiB each */
+	sl_span *a = alloc(n, 0), *b = alloc(n, 0);
+	CHECK_EQ(heap.peak_pages, 2 * n);
+	memset((void *)a->base, 1, n << SL_PAGE_SHIFT);
+	memset((void *)b->base, 2, n << SL_PAGE_SHIFT);
+	uint64_t scav0 = heap.scavenged_bytes;
+	release(a);
+	release(b);
+	/* 32 MiB idle, within 100 % of the 32 MiB peak: all of it stays resident. */
+	CHECK_EQ(heap.scavenged_bytes, scav0);
+	CHECK_EQ(resident_idle(), (uint64_t)(2 * n) << SL_PAGE_SHIFT);
+
+	/* A budget of half the peak: the next call returns the excess, no more than a
+	 * 2 MiB cut beyond it. */
+	sl_opt.retain_percent = 50;
+	sl_span *c = alloc(1, 0);
+	release(c);
+	uint64_t budget = (uint64_t)n << SL_PAGE_SHIFT;
+	CHECK_CMP(resident_idle(), <=, budget);
+	CHECK_CMP(resident_idle(), >, budget - huge);
+	CHECK_CMP(heap.scavenged_bytes - scav0, >=, budget);
+	check_heap("policy budget");
+
+	/* The delay passed (0 ms): every idle run goes back, whatever the budget. */
+	sl_opt.retain_percent = 1000;
+	sl_opt.scavenge_delay_ms = 0;
+	c = alloc(1, 0);
+	release(c);
+	CHECK_EQ(resident_idle(), 0);
+	check_heap("policy delay");
+	/* Each of those two calls moved the peak's window on (0 ms windows): the 32 MiB
+	 * peak is gone from both. */
+	CHECK_CMP(heap.peak_pages, <=, 1);
+	CHECK_CMP(heap.peak_prev_pages, <=, 1);
+
+	sl_opt.scavenge_delay_ms = delay0;
+	sl_opt.retain_mb = mb0;
+	sl_opt.retain_percent = pct0;
+	sl_mheap_trim(H);
+	check_heap("policy end");
+}
+
 int main(void)
 {
 	sl_ensure_init();
@@ -436,6 +496,7 @@ int main(void)
 	test_release_zero();
 	test_random();
 	test_trim_unmaps();
+	test_retain_policy();
 	test_stats_released();
 	printf("mheap: ok, %" PRIu64 " pages made usable\n", heap.pages_sys);
 	return 0;

@@ -168,6 +168,61 @@ static void test_random(void)
 	CHECK_EQ(heap.pages_inuse, 0);
 }
 
+static uint64_t resident_idle(void) { return (heap.pages_free - heap.pages_released) << SL_PAGE_SHIFT; }
+
+/* The scavenger's policy (core/mheap.c's, at this heap's granularity of one bit-field
+ * word, 64 pages), with the options set as a program sets them through
+ * SPANLAB_RETAIN_MB, SPANLAB_RETAIN_PERCENT and SPANLAB_SCAVENGE_DELAY_MS: idle resident
+ * memory within RETAIN_PERCENT % of the recent in-use peak stays; beyond that the
+ * excess goes back at once; after the delay every idle page goes back; and a peak is
+ * forgotten two windows on. */
+static void test_retain_policy(void)
+{
+	long delay0 = sl_opt.scavenge_delay_ms, mb0 = sl_opt.retain_mb, pct0 = sl_opt.retain_percent;
+	const uint64_t word = (uint64_t)64 << SL_PAGE_SHIFT;
+	sl_mheap_scavenge_all(H);
+	CHECK_EQ(heap.pages_inuse, 0);
+	CHECK_EQ(resident_idle(), 0);
+	sl_opt.retain_mb = 0;
+	sl_opt.retain_percent = 100;
+	heap.peak_pages = heap.peak_prev_pages = 0; /* forget the earlier tests' peaks */
+	size_t n = (size_t)16 << 20 >> SL_PAGE_SHIFT; /* 16 MiB each */
+	sl_span *a = alloc(n, 0), *b = alloc(n, 0);
+	CHECK_EQ(heap.peak_pages, 2 * n);
+	uint64_t scav0 = heap.scavenged_bytes;
+	release(a);
+	release(b);
+	/* 32 MiB idle, within 100 % of the 32 MiB peak: all of it stays resident. */
+	CHECK_EQ(heap.scavenged_bytes, scav0);
+	CHECK_EQ(resident_idle(), (uint64_t)(2 * n) << SL_PAGE_SHIFT);
+
+	/* A budget of half the peak: the next call returns the excess, no more than a
+	 * word beyond it. */
+	sl_opt.retain_percent = 50;
+	sl_span *c = alloc(1, 0);
+	release(c);
+	uint64_t budget = (uint64_t)n << SL_PAGE_SHIFT;
+	CHECK_CMP(resident_idle(), <=, budget);
+	CHECK_CMP(resident_idle(), >, budget - word);
+	CHECK_CMP(heap.scavenged_bytes - scav0, >=, budget);
+
+	/* The delay passed (0 ms): every idle page goes back, whatever the budget. */
+	sl_opt.retain_percent = 1000;
+	sl_opt.scavenge_delay_ms = 0;
+	c = alloc(1, 0);
+	release(c);
+	CHECK_EQ(resident_idle(), 0);
+	/* Each of those two calls' scans moved the peak's window on (0 ms windows): the
+	 * 32 MiB peak is gone from both. */
+	CHECK_CMP(heap.peak_pages, <=, 1);
+	CHECK_CMP(heap.peak_prev_pages, <=, 1);
+	check_counts("policy");
+
+	sl_opt.scavenge_delay_ms = delay0;
+	sl_opt.retain_mb = mb0;
+	sl_opt.retain_percent = pct0;
+}
+
 int main(void)
 {
 	sl_ensure_init();
@@ -180,6 +235,7 @@ int main(void)
 	test_scavenge();
 	test_grow();
 	test_random();
+	test_retain_policy();
 	printf("unit/mheap (lock-free page heap): ok\n");
 	return 0;
 }
