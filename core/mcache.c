@@ -173,6 +173,7 @@ void *sl_mcache_refill(sl_mcache *c, uint32_t cls)
 	sl_mcentral *ct = &c->heap->central[cls];
 	void *head;
 	uint32_t n;
+	SL_ASSERT(l->head == NULL && l->count == 0); /* called with the list empty */
 	sl_batch *b = sl_mcentral_pop_batch(ct);
 	if (b) {
 		head = b->head;
@@ -199,6 +200,13 @@ void sl_mcache_flush(sl_mcache *c, uint32_t cls)
 	sl_mcentral *ct = &c->heap->central[cls];
 	uint32_t n = ct->batch < l->count ? ct->batch : l->count;
 	void *head = l->head, *tail = head;
+#if SL_DEBUG
+	/* The list holds exactly `count` objects of this class. */
+	uint32_t len = 0;
+	for (void *o = head; o; o = sl_link_get(o), len++)
+		SL_ASSERT(sl_span_of(o)->sizeclass == cls);
+	SL_ASSERT(len == l->count);
+#endif
 	for (uint32_t i = 1; i < n; i++)
 		tail = sl_link_get(tail);
 	l->head = sl_link_get(tail);

@@ -76,6 +76,7 @@ sl_batch *sl_mcentral_pop_batch(sl_mcentral *c)
 
 bool sl_mcentral_push_batch(sl_mcentral *c, sl_batch *b)
 {
+	SL_ASSERT(b->count == c->batch && b->head != NULL);
 	if (atomic_load_explicit(&c->nfull, memory_order_relaxed) >= c->max_full)
 		return false;
 	atomic_fetch_add_explicit(&c->nfull, 1, memory_order_relaxed);
@@ -90,6 +91,7 @@ void sl_mcentral_spare_push(sl_mcentral *c, sl_batch *b) { sl_sync_stack_push(&c
 
 void sl_partial_push(sl_mcentral *c, sl_span *s)
 {
+	SL_ASSERT(!s->partial && s->nfree > 0 && s->state == SL_SPAN_SMALL);
 	s->prev = NULL;
 	s->next = c->partial;
 	if (c->partial)
@@ -100,6 +102,7 @@ void sl_partial_push(sl_mcentral *c, sl_span *s)
 
 void sl_partial_remove(sl_mcentral *c, sl_span *s)
 {
+	SL_ASSERT(s->partial && (s->prev ? s->prev->next == s : c->partial == s) && (!s->next || s->next->prev == s));
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -142,6 +145,8 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 		sl_span *s = c->partial;
 		if (!s && !(s = sl_mcentral_grow(c)))
 			break;
+		SL_ASSERT(s->state == SL_SPAN_SMALL && s->nfree <= s->nelems &&
+			  s->carve <= s->base + (uintptr_t)s->nelems * s->elemsize);
 		while (n < want && s->nfree) {
 			void *obj = s->freelist;
 			if (obj) {
@@ -181,6 +186,7 @@ static void sl_span_clear_keys(sl_span *s)
 static void sl_mcentral_give_locked(sl_mcentral *c, void *obj)
 {
 	sl_span *s = sl_span_of(obj);
+	SL_ASSERT(s && s->state == SL_SPAN_SMALL && s->sizeclass == c->sizeclass && s->nfree < s->nelems);
 	sl_link_set(obj, s->freelist);
 	s->freelist = obj;
 	if (s->nfree++ == 0)

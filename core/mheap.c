@@ -135,6 +135,7 @@ static void sl_scav_remove(sl_mheap *h, sl_span *s)
  * scavenger's list, or with `oldest` to its old end (a run that keeps its age). */
 static void sl_free_insert_aged(sl_mheap *h, sl_span *s, bool oldest)
 {
+	SL_ASSERT(s->state == SL_SPAN_FREE && s->npages > 0);
 	sl_list_push(sl_free_list(h, s), s);
 	if (s->npages < SL_HEAP_BINS)
 		h->binmap[s->npages / 64] |= (uint64_t)1 << (s->npages % 64);
@@ -156,6 +157,7 @@ static void sl_free_remove(sl_mheap *h, sl_span *s)
 		h->binmap[s->npages / 64] &= ~((uint64_t)1 << (s->npages % 64));
 	if (!s->released)
 		sl_scav_remove(h, s);
+	SL_ASSERT(h->pages_free >= s->npages && (!s->released || h->pages_released >= s->npages));
 	h->pages_free -= s->npages;
 	if (s->released)
 		h->pages_released -= s->npages;
@@ -521,6 +523,7 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 		pthread_mutex_unlock(&h->lock);
 		return NULL;
 	}
+	SL_ASSERT(s->state == SL_SPAN_FREE && s->npages >= need);
 	sl_free_remove(h, s);
 	uintptr_t start = s->base;
 	if (align_pages > 1) {
@@ -543,6 +546,7 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 	s->nelems = 0;
 	s->limit = 0;
 	h->pages_inuse += npages;
+	SL_ASSERT(h->pages_inuse + h->pages_free <= h->pages_sys && h->pages_released <= h->pages_free);
 	if (h->pages_inuse > h->peak_pages)
 		h->peak_pages = h->pages_inuse;
 	if (large) {
@@ -557,6 +561,8 @@ sl_span *sl_mheap_alloc(sl_mheap *h, size_t npages, size_t align_pages, bool lar
 void sl_mheap_free(sl_mheap *h, sl_span *s)
 {
 	pthread_mutex_lock(&h->lock);
+	/* SMALL spans come back empty from their mcentral, LARGE ones from free(). */
+	SL_ASSERT((s->state == SL_SPAN_SMALL || s->state == SL_SPAN_LARGE) && h->pages_inuse >= s->npages);
 	if (s->state == SL_SPAN_LARGE) {
 		h->large_frees++;
 		h->large_bytes -= s->npages << SL_PAGE_SHIFT;
