@@ -359,9 +359,9 @@ SL_INLINE sl_span *sl_span_of_fast(const void *p)
 }
 
 /* True if p is the start of an object of SMALL span s (false for any other state and
- * for SL_OBJ8 spans: their limit is 0). Lemire's divisibility test: for off < 2^32, off is a multiple of
- * elemsize iff off * ceil(2^64 / elemsize) mod 2^64 < ceil(2^64 / elemsize). One
- * multiply, no division. */
+ * for SL_OBJ8 spans: their limit is 0). Lemire's divisibility test: for off < 2^32,
+ * off is a multiple of elemsize iff off * ceil(2^64 / elemsize) mod 2^64 <
+ * ceil(2^64 / elemsize). One multiply, no division. */
 SL_INLINE bool sl_span_is_object(const sl_span *s, const void *p)
 {
 	uint64_t off = (uintptr_t)p - s->base;
@@ -386,8 +386,9 @@ SL_INLINE uint32_t sl_span_index(const sl_span *s, const void *p, bool *exact)
  * 1008 objects per page, not 1024, and the 128 bytes after them). malloc clears the bit
  * (sl_obj8_live), free sets it with one atomic OR (sl_obj8_free) and finds it already
  * set on a double free, whichever threads made the two frees. Their spans' `limit` is
- * 0, so the free fast paths decline them at no cost to other classes' frees. Spans of other classes,
- * and the bitmap front ends (their own per-object state), have no such bitmap.
+ * 0, so the free fast paths decline them at no cost to other classes' frees. Spans of
+ * other classes, and the bitmap front ends (their own per-object state), have no such
+ * bitmap.
  */
 #if defined(SPANLAB_FRONTEND_FREELIST) || defined(SPANLAB_FRONTEND_PERCPU)
 #define SL_OBJ8 1

@@ -8,6 +8,7 @@
 #define SPANLAB_TEST_CHECK_H
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,29 @@
 			exit(1);                                                            \
 		}                                                                           \
 	} while (0)
+
+/* Fails the test at once: file:line and the message, exit status 1. */
+#define FAIL_NOW(...)                                                                       \
+	do {                                                                                \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                             \
+		fprintf(stderr, __VA_ARGS__);                                               \
+		fputc('\n', stderr);                                                        \
+		exit(1);                                                                    \
+	} while (0)
+
+/* Failures counted from any thread (stress tests): FAIL_MT prints the message (the
+ * first CHECK_MAX_REPORTS of them), counts it and goes on; workers stop early when
+ * check_failed_mt() is true; the test returns check_failed_mt() != 0. */
+static _Atomic int check_failures_mt __attribute__((unused));
+#define FAIL_MT(...)                                                                        \
+	do {                                                                                \
+		if (atomic_fetch_add(&check_failures_mt, 1) < CHECK_MAX_REPORTS) {          \
+			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                     \
+			fprintf(stderr, __VA_ARGS__);                                       \
+			fputc('\n', stderr);                                                \
+		}                                                                           \
+	} while (0)
+static inline int check_failed_mt(void) { return atomic_load(&check_failures_mt); }
 
 /* Failed EXPECTs so far; the first CHECK_MAX_REPORTS are printed. */
 static int check_failures __attribute__((unused));

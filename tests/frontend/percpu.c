@@ -42,23 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../check.h"
 #include "../../core/internal.h"
 #include "../../core/transfer.h"
-
-#define FAIL(...)                                                                                \
-	do {                                                                                     \
-		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                  \
-		fprintf(stderr, __VA_ARGS__);                                                    \
-		fputc('\n', stderr);                                                             \
-		exit(1);                                                                         \
-	} while (0)
-#define CHECK(c, ...)                                                                            \
-	do {                                                                                     \
-		if (!(c)) {                                                                      \
-			fprintf(stderr, "CHECK(%s) failed: ", #c);                               \
-			FAIL(__VA_ARGS__);                                                       \
-		}                                                                                \
-	} while (0)
 
 static int nthreads = 8;
 static long nops = 200000;
@@ -79,7 +65,7 @@ static void pin(int cpu)
 	cpu_set_t one;
 	CPU_ZERO(&one);
 	CPU_SET(cpu, &one);
-	CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity(%d)", cpu);
+	CHECK_MSG(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity(%d)", cpu);
 }
 
 static void unpin(void)
@@ -88,7 +74,7 @@ static void unpin(void)
 	CPU_ZERO(&all);
 	for (int i = 0; i < ncpus; i++)
 		CPU_SET(cpus[i], &all);
-	CHECK(sched_setaffinity(0, sizeof all, &all) == 0, "sched_setaffinity(all)");
+	CHECK_MSG(sched_setaffinity(0, sizeof all, &all) == 0, "sched_setaffinity(all)");
 }
 
 static const size_t sizes[] = {8, 16, 24, 48, 64, 100, 256, 1000, 3000, 20000};
@@ -134,19 +120,19 @@ static void *migrate_thread(void *arg)
 		obj *o = &win[rnd(&seed) % WINDOW];
 		if (o->p) {
 			uint64_t bad = check(o->p, o->size, o->token);
-			CHECK(!bad, "thread %ld: object %p (%zu B) holds 0x%llx, not its token", id, o->p, o->size,
+			CHECK_MSG(!bad, "thread %ld: object %p (%zu B) holds 0x%llx, not its token", id, o->p, o->size,
 			      (unsigned long long)bad);
 			spanlab_free(o->p);
 		}
 		o->size = sizes[rnd(&seed) % NSIZES];
 		o->p = spanlab_malloc(o->size);
-		CHECK(o->p != NULL, "malloc(%zu)", o->size);
+		CHECK_MSG(o->p != NULL, "malloc(%zu)", o->size);
 		o->token = ((uint64_t)id << 40) | (uint64_t)i | 1;
 		fill(o->p, o->size, o->token);
 	}
 	for (int k = 0; k < WINDOW; k++)
 		if (win[k].p) {
-			CHECK(!check(win[k].p, win[k].size, win[k].token), "thread %ld: final check", id);
+			CHECK_MSG(!check(win[k].p, win[k].size, win[k].token), "thread %ld: final check", id);
 			spanlab_free(win[k].p);
 		}
 	return NULL;
@@ -166,7 +152,7 @@ static void *cross_producer(void *arg)
 			sched_yield();
 		size_t size = sizes[rnd(&seed) % 6];
 		void *p = spanlab_malloc(size);
-		CHECK(p != NULL, "malloc");
+		CHECK_MSG(p != NULL, "malloc");
 		fill(p, size, size | 0xABC0000000000000ull);
 		xq[atomic_load(&xq_head) % XQ] = p;
 		atomic_fetch_add(&xq_head, 1);
@@ -192,8 +178,8 @@ static void *cross_consumer(void *arg)
 		if (t % 300 == 0)
 			pin(cpus[rnd(&seed) % (uint64_t)ncpus]);
 		uint64_t tok = *(uint64_t *)p;
-		CHECK((tok >> 52) == 0xABC, "cross: object %p holds 0x%llx", p, (unsigned long long)tok);
-		CHECK(!check(p, tok & 0xFFFFF, tok), "cross: object %p damaged", p);
+		CHECK_MSG((tok >> 52) == 0xABC, "cross: object %p holds 0x%llx", p, (unsigned long long)tok);
+		CHECK_MSG(!check(p, tok & 0xFFFFF, tok), "cross: object %p damaged", p);
 		spanlab_free(p);
 	}
 	return NULL;
@@ -203,24 +189,24 @@ static void reconcile(const char *what)
 {
 	spanlab_stats_get(&st1);
 	for (uint64_t c = 1; c < st1.nclasses; c++)
-		CHECK(st1.classes[c].mallocs - st1.classes[c].frees == st0.classes[c].mallocs - st0.classes[c].frees,
+		CHECK_MSG(st1.classes[c].mallocs - st1.classes[c].frees == st0.classes[c].mallocs - st0.classes[c].frees,
 		      "%s: class %llu: %llu mallocs, %llu frees (before: %llu, %llu)", what, (unsigned long long)c,
 		      (unsigned long long)st1.classes[c].mallocs, (unsigned long long)st1.classes[c].frees,
 		      (unsigned long long)st0.classes[c].mallocs, (unsigned long long)st0.classes[c].frees);
-	CHECK(st1.heap_objects == st0.heap_objects, "%s: heap_objects %llu, before %llu", what,
+	CHECK_MSG(st1.heap_objects == st0.heap_objects, "%s: heap_objects %llu, before %llu", what,
 	      (unsigned long long)st1.heap_objects, (unsigned long long)st0.heap_objects);
-	CHECK(st1.threads == 1, "%s: %llu live thread caches", what, (unsigned long long)st1.threads);
+	CHECK_MSG(st1.threads == 1, "%s: %llu live thread caches", what, (unsigned long long)st1.threads);
 }
 
 static void trimmed_empty(const char *what)
 {
 	spanlab_trim(0);
 	spanlab_stats_get(&st1);
-	CHECK(st1.percpu_cached == 0, "%s: %llu B still in CPU caches after trim", what,
+	CHECK_MSG(st1.percpu_cached == 0, "%s: %llu B still in CPU caches after trim", what,
 	      (unsigned long long)st1.percpu_cached);
-	CHECK(st1.transfer_cached == 0, "%s: %llu B in transfer caches", what, (unsigned long long)st1.transfer_cached);
-	CHECK(st1.cached_bytes == 0, "%s: cached_bytes %llu", what, (unsigned long long)st1.cached_bytes);
-	CHECK(st1.heap_inuse == 0, "%s: heap_inuse %llu", what, (unsigned long long)st1.heap_inuse);
+	CHECK_MSG(st1.transfer_cached == 0, "%s: %llu B in transfer caches", what, (unsigned long long)st1.transfer_cached);
+	CHECK_MSG(st1.cached_bytes == 0, "%s: cached_bytes %llu", what, (unsigned long long)st1.cached_bytes);
+	CHECK_MSG(st1.heap_inuse == 0, "%s: heap_inuse %llu", what, (unsigned long long)st1.heap_inuse);
 }
 
 static void run_migrate(bool expect_fallback)
@@ -228,10 +214,10 @@ static void run_migrate(bool expect_fallback)
 	spanlab_stats_get(&st0);
 	pthread_t th[64], prod, cons[4];
 	for (long i = 0; i < nthreads; i++)
-		CHECK(pthread_create(&th[i], NULL, migrate_thread, (void *)i) == 0, "pthread_create");
-	CHECK(pthread_create(&prod, NULL, cross_producer, NULL) == 0, "pthread_create");
+		CHECK_MSG(pthread_create(&th[i], NULL, migrate_thread, (void *)i) == 0, "pthread_create");
+	CHECK_MSG(pthread_create(&prod, NULL, cross_producer, NULL) == 0, "pthread_create");
 	for (long i = 0; i < 4; i++)
-		CHECK(pthread_create(&cons[i], NULL, cross_consumer, (void *)i) == 0, "pthread_create");
+		CHECK_MSG(pthread_create(&cons[i], NULL, cross_consumer, (void *)i) == 0, "pthread_create");
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
 	pthread_join(prod, NULL);
@@ -240,13 +226,13 @@ static void run_migrate(bool expect_fallback)
 		pthread_join(cons[i], NULL);
 	reconcile("migrate");
 	if (expect_fallback) {
-		CHECK(st1.percpu_active == 0, "percpu_active is 1 with rseq off");
-		CHECK(st1.percpu_cpus == 0 && st1.percpu_underflows == 0, "CPU caches used with rseq off");
-		CHECK(!sl_pcpu_rseq, "the engine chose CPU caches");
+		CHECK_MSG(st1.percpu_active == 0, "percpu_active is 1 with rseq off");
+		CHECK_MSG(st1.percpu_cpus == 0 && st1.percpu_underflows == 0, "CPU caches used with rseq off");
+		CHECK_MSG(!sl_pcpu_rseq, "the engine chose CPU caches");
 	} else {
-		CHECK(st1.percpu_active == 1, "percpu_active is 0");
-		CHECK(st1.percpu_underflows > 0 && st1.percpu_overflows > 0, "no refill or no flush happened");
-		CHECK(st1.percpu_cpus == (uint64_t)ncpus, "%llu CPU caches for %d CPUs the threads ran on",
+		CHECK_MSG(st1.percpu_active == 1, "percpu_active is 0");
+		CHECK_MSG(st1.percpu_underflows > 0 && st1.percpu_overflows > 0, "no refill or no flush happened");
+		CHECK_MSG(st1.percpu_cpus == (uint64_t)ncpus, "%llu CPU caches for %d CPUs the threads ran on",
 		      (unsigned long long)st1.percpu_cpus, ncpus);
 	}
 	trimmed_empty("migrate");
@@ -284,7 +270,7 @@ static void *oversub_thread(void *arg)
 		sz[k] = 16 << (rnd(&seed) % 3); /* 16, 32, 64: few classes, many collisions */
 		p[k] = spanlab_malloc(sz[k]);
 		if (!p[k])
-			FAIL("malloc");
+			FAIL_NOW("malloc");
 		tok[k] = ((uint64_t)id << 40) | ((uint64_t)i & 0xFFFFFFFFFFull) | 1;
 		fill(p[k], sz[k], tok[k]);
 	}
@@ -298,7 +284,7 @@ static void oversub_run(void)
 {
 	pthread_t th[1024];
 	for (long i = 0; i < nthreads; i++)
-		CHECK(pthread_create(&th[i], NULL, oversub_thread, (void *)i) == 0, "pthread_create");
+		CHECK_MSG(pthread_create(&th[i], NULL, oversub_thread, (void *)i) == 0, "pthread_create");
 	if (nops < 0) {
 		struct timespec t0, t;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -319,7 +305,7 @@ static void run_oversub(void)
 	if (atomic_load(&doubled))
 		exit(3);
 	reconcile("oversub");
-	CHECK(st1.percpu_active == 1, "percpu_active is 0");
+	CHECK_MSG(st1.percpu_active == 1, "percpu_active is 0");
 	trimmed_empty("oversub");
 	printf("oversub (%s): %d threads on %d CPUs, %ld malloc/free pairs each, no object handed out twice\n",
 	       spanlab_variant(), nthreads, ncpus, nops);
@@ -330,14 +316,14 @@ static void run_control(void)
 {
 	fflush(stdout);
 	pid_t pid = fork();
-	CHECK(pid >= 0, "fork");
+	CHECK_MSG(pid >= 0, "fork");
 	if (pid == 0) {
 		nops = -1;
 		oversub_run();
 		_exit(atomic_load(&doubled) ? 3 : 0);
 	}
 	int st;
-	CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+	CHECK_MSG(waitpid(pid, &st, 0) == pid, "waitpid");
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
 		printf("control (%s): the oversubscription test caught a doubled object\n", spanlab_variant());
 		exit(0);
@@ -387,37 +373,37 @@ static void run_fork(void)
 	}
 	unpin();
 	pthread_t busy;
-	CHECK(pthread_create(&busy, NULL, fork_busy, NULL) == 0, "pthread_create");
+	CHECK_MSG(pthread_create(&busy, NULL, fork_busy, NULL) == 0, "pthread_create");
 	for (int round = 0; round < 20; round++) {
 		fflush(stdout);
 		pid_t pid = fork();
-		CHECK(pid >= 0, "fork");
+		CHECK_MSG(pid >= 0, "fork");
 		if (pid == 0) {
 			spanlab_stats_get(&st0);
 			for (int c = 0; c < N; c++) {
 				if (c % 5000 == 0)
 					pin(cpus[(c / 5000) % ncpus]);
 				v[c] = spanlab_malloc(64);
-				CHECK(v[c] != NULL, "child malloc");
+				CHECK_MSG(v[c] != NULL, "child malloc");
 				fill(v[c], 64, (uint64_t)c | 1);
 			}
 			for (int c = 0; c < N; c++)
-				CHECK(!check(v[c], 64, (uint64_t)c | 1), "child: object %d damaged", c);
+				CHECK_MSG(!check(v[c], 64, (uint64_t)c | 1), "child: object %d damaged", c);
 			qsort(v, N, sizeof v[0], cmp_ptr);
 			for (int c = 1; c < N; c++)
-				CHECK(v[c] != v[c - 1], "child: %p handed out twice", v[c]);
+				CHECK_MSG(v[c] != v[c - 1], "child: %p handed out twice", v[c]);
 			for (int c = 0; c < N; c++)
 				spanlab_free(v[c]);
 			spanlab_stats_get(&st1);
 			for (uint64_t k = 1; k < st1.nclasses; k++)
-				CHECK(st1.classes[k].mallocs - st0.classes[k].mallocs == st1.classes[k].frees - st0.classes[k].frees,
+				CHECK_MSG(st1.classes[k].mallocs - st0.classes[k].mallocs == st1.classes[k].frees - st0.classes[k].frees,
 				      "child: class %llu counts", (unsigned long long)k);
-			CHECK(st1.percpu_active == 1, "child: percpu_active 0");
+			CHECK_MSG(st1.percpu_active == 1, "child: percpu_active 0");
 			_exit(0);
 		}
 		int st;
-		CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
-		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d failed (status 0x%x)", round, st);
+		CHECK_MSG(waitpid(pid, &st, 0) == pid, "waitpid");
+		CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d failed (status 0x%x)", round, st);
 	}
 	atomic_store(&stop, 1);
 	pthread_join(busy, NULL);
@@ -447,11 +433,11 @@ static void run_exit(void)
 	n = n > 64 ? 64 : n;
 	for (long i = 0; i < n; i++) {
 		pthread_t t;
-		CHECK(pthread_create(&t, NULL, exit_thread, (void *)i) == 0, "pthread_create");
+		CHECK_MSG(pthread_create(&t, NULL, exit_thread, (void *)i) == 0, "pthread_create");
 		pthread_join(t, NULL);
 	}
 	reconcile("exit");
-	CHECK(st1.percpu_cached >= 48 * 10, "only %llu B cached after the threads exited",
+	CHECK_MSG(st1.percpu_cached >= 48 * 10, "only %llu B cached after the threads exited",
 	      (unsigned long long)st1.percpu_cached);
 	/* The main thread, on each CPU, gets back objects the exited threads freed there. */
 	uint64_t reused = 0;
@@ -466,7 +452,7 @@ static void run_exit(void)
 		spanlab_free(p);
 	}
 	unpin();
-	CHECK(reused == (uint64_t)ncpus, "%llu of %d allocations reused an exited thread's object",
+	CHECK_MSG(reused == (uint64_t)ncpus, "%llu of %d allocations reused an exited thread's object",
 	      (unsigned long long)reused, ncpus);
 	trimmed_empty("exit");
 	printf("exit (%s): %d threads exited leaving their frees in CPU caches; reused and trimmed\n",
@@ -482,36 +468,36 @@ static void run_transfer(void)
 	const uint32_t batch = sl_classes[cls].batch, cap = SPANLAB_TRANSFER_BATCHES * batch;
 	enum { MAX = 8192 };
 	static void *objs[MAX], *back[MAX];
-	CHECK(cap + 8 <= MAX, "capacity %u", cap);
+	CHECK_MSG(cap + 8 <= MAX, "capacity %u", cap);
 	/* Objects of the class straight from its spans, not through any cache. */
 	uint32_t n = 0;
 	while (n < cap + 8) {
 		void *head;
 		uint32_t got = sl_mcentral_take(&h->central[cls], cap + 8 - n, &head);
-		CHECK(got > 0, "mcentral_take");
+		CHECK_MSG(got > 0, "mcentral_take");
 		for (; head; head = sl_link_get(head))
 			objs[n++] = head;
 	}
-	CHECK(sl_transfer_remove(h, cls, back, MAX) == 0, "the class's transfer cache is not empty at first");
+	CHECK_MSG(sl_transfer_remove(h, cls, back, MAX) == 0, "the class's transfer cache is not empty at first");
 	spanlab_stats_get(&st0);
 	/* A partial batch, then the rest up to capacity and beyond. */
 	uint32_t k = sl_transfer_insert(h, cls, objs, 3);
-	CHECK(k == (SPANLAB_TRANSFER_BATCHES ? 3u : 0u), "partial insert took %u of 3", k);
+	CHECK_MSG(k == (SPANLAB_TRANSFER_BATCHES ? 3u : 0u), "partial insert took %u of 3", k);
 	uint32_t total = k;
 	total += sl_transfer_insert(h, cls, objs + 3, cap + 5);
-	CHECK(total == cap, "%u objects held, capacity %u", total, cap);
+	CHECK_MSG(total == cap, "%u objects held, capacity %u", total, cap);
 	spanlab_stats_get(&st1);
-	CHECK(st1.transfer_cached - st0.transfer_cached == (uint64_t)cap * sl_classes[cls].size,
+	CHECK_MSG(st1.transfer_cached - st0.transfer_cached == (uint64_t)cap * sl_classes[cls].size,
 	      "transfer_cached grew by %llu", (unsigned long long)(st1.transfer_cached - st0.transfer_cached));
 	if (cap) {
 		/* The insert of cap + 5 kept its last cap - 3 objects; they come out last first. */
 		k = sl_transfer_remove(h, cls, back, 2);
-		CHECK(k == 2 && back[1] == objs[cap + 7] && back[0] == objs[cap + 6], "LIFO order");
+		CHECK_MSG(k == 2 && back[1] == objs[cap + 7] && back[0] == objs[cap + 6], "LIFO order");
 		k = sl_transfer_remove(h, cls, back, MAX);
-		CHECK(k == cap - 2, "removed %u of %u", k, cap - 2);
-		CHECK(back[0] == objs[0] && back[2] == objs[2] && back[3] == objs[11], "order of the rest");
+		CHECK_MSG(k == cap - 2, "removed %u of %u", k, cap - 2);
+		CHECK_MSG(back[0] == objs[0] && back[2] == objs[2] && back[3] == objs[11], "order of the rest");
 	}
-	CHECK(sl_transfer_remove(h, cls, back, MAX) == 0, "empty");
+	CHECK_MSG(sl_transfer_remove(h, cls, back, MAX) == 0, "empty");
 	for (uint32_t i = 0; i < n; i++)
 		sl_link_set(objs[i], i + 1 < n ? objs[i + 1] : NULL);
 	sl_mcentral_give_list(&h->central[cls], objs[0]);
@@ -521,7 +507,7 @@ static void run_transfer(void)
 
 int main(int argc, char **argv)
 {
-	CHECK(argc >= 2, "usage: percpu migrate|oversub|control|fallback|fork|exit|transfer [--threads N] [--ops N] [--seconds S]");
+	CHECK_MSG(argc >= 2, "usage: percpu migrate|oversub|control|fallback|fork|exit|transfer [--threads N] [--ops N] [--seconds S]");
 	const char *c = argv[1];
 	if (!strcmp(c, "oversub") || !strcmp(c, "control"))
 		nthreads = 64;
@@ -533,11 +519,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
 		else
-			FAIL("unknown option %s", argv[i]);
+			FAIL_NOW("unknown option %s", argv[i]);
 	}
-	CHECK(nthreads >= 1 && nthreads <= 1024, "--threads");
+	CHECK_MSG(nthreads >= 1 && nthreads <= 1024, "--threads");
 	cpu_set_t set;
-	CHECK(sched_getaffinity(0, sizeof set, &set) == 0, "sched_getaffinity");
+	CHECK_MSG(sched_getaffinity(0, sizeof set, &set) == 0, "sched_getaffinity");
 	for (int i = 0; i < CPU_SETSIZE; i++)
 		if (CPU_ISSET(i, &set))
 			cpus[ncpus++] = i;
@@ -561,6 +547,6 @@ int main(int argc, char **argv)
 	else if (!strcmp(c, "transfer"))
 		run_transfer();
 	else
-		FAIL("unknown case %s", c);
+		FAIL_NOW("unknown case %s", c);
 	return 0;
 }

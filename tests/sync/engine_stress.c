@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../check.h"
 #include "spanlab.h"
 
 #define OBJ_SIZE 256	   /* one small size class (batches of 32, caches of 1024) */
@@ -51,15 +52,6 @@ static pthread_mutex_t box_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *box[MAILBOX];
 static unsigned box_n;
 static atomic_ulong sent, received;
-static atomic_int failures;
-
-#define FAIL(...)                                                                      \
-	do {                                                                           \
-		fprintf(stderr, "sync engine (%s): ", spanlab_variant());              \
-		fprintf(stderr, __VA_ARGS__);                                          \
-		fputc('\n', stderr);                                                   \
-		atomic_fetch_add(&failures, 1);                                        \
-	} while (0)
 
 static uint64_t checksum(const stamp *s, const void *p)
 {
@@ -84,7 +76,7 @@ static void check_and_free(void *p, const char *who)
 	for (size_t i = 0; ok && i < sizeof s->fill / sizeof *s->fill; i++)
 		ok = s->fill[i] == (~s->seq ^ i);
 	if (!ok) {
-		FAIL("%s: object %p has a bad stamp (magic %#llx): handed out twice or corrupted", who, p,
+		FAIL_MT("%s: object %p has a bad stamp (magic %#llx): handed out twice or corrupted", who, p,
 		     (unsigned long long)s->magic);
 		return; /* do not free what may be someone else's */
 	}
@@ -111,11 +103,11 @@ static void *worker(void *p)
 	uint64_t rng = 0xA5A5A5A5DEADBEEFull ^ ((uint64_t)a->idx * 0x9E3779B97F4A7C15ull);
 	void *mine[BURST];
 	uint64_t seq = 0;
-	for (unsigned r = 0; r < a->rounds && !atomic_load(&failures); r++) {
+	for (unsigned r = 0; r < a->rounds && !check_failed_mt(); r++) {
 		for (unsigned i = 0; i < BURST; i++) {
 			mine[i] = spanlab_malloc(OBJ_SIZE);
 			if (!mine[i]) {
-				FAIL("spanlab_malloc(%d) returned NULL", OBJ_SIZE);
+				FAIL_MT("spanlab_malloc(%d) returned NULL", OBJ_SIZE);
 				return NULL;
 			}
 			put_stamp(mine[i], a->idx, seq++);
@@ -180,21 +172,21 @@ static int run(unsigned nthreads)
 	while (box_n)
 		check_and_free(box[--box_n], "final free");
 	if (atomic_load(&sent) != atomic_load(&received))
-		FAIL("%lu objects sent, %lu received", atomic_load(&sent), atomic_load(&received));
+		FAIL_MT("%lu objects sent, %lu received", atomic_load(&sent), atomic_load(&received));
 
 	spanlab_trim(0);
 	spanlab_stats_get(&st);
 	uint64_t m = st.classes[cls].mallocs - m0, f = st.classes[cls].frees - f0;
 	if (m != f || m == 0)
-		FAIL("class %u: %llu mallocs but %llu frees", cls, (unsigned long long)m, (unsigned long long)f);
+		FAIL_MT("class %u: %llu mallocs but %llu frees", cls, (unsigned long long)m, (unsigned long long)f);
 	if (st.classes[cls].spans != 0)
-		FAIL("class %u still holds %llu span(s) after every object was freed and trimmed: objects lost",
+		FAIL_MT("class %u still holds %llu span(s) after every object was freed and trimmed: objects lost",
 		     cls, (unsigned long long)st.classes[cls].spans);
 	printf("sync engine (%s): %2u threads, %llu objects, %lu cross-thread: %s\n", spanlab_variant(),
-	       nthreads, (unsigned long long)m, atomic_load(&sent), atomic_load(&failures) ? "FAILED" : "ok");
+	       nthreads, (unsigned long long)m, atomic_load(&sent), check_failed_mt() ? "FAILED" : "ok");
 	free(t);
 	free(args);
-	return atomic_load(&failures) != 0;
+	return check_failed_mt() != 0;
 }
 
 /* In a child of fork(): allocate and free through the central lists, then trim. */
@@ -212,7 +204,7 @@ static int child_work(void)
 			check_and_free(objs[i], "child free");
 	}
 	spanlab_trim(0);
-	return atomic_load(&failures) != 0;
+	return check_failed_mt() != 0;
 }
 
 static int run_fork(void)
@@ -239,7 +231,7 @@ static int run_fork(void)
 			_exit(child_work());
 		int status = 0;
 		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			FAIL("child %d of fork() failed (status %#x)", k, status);
+			FAIL_MT("child %d of fork() failed (status %#x)", k, status);
 			bad++;
 		}
 	}
@@ -248,8 +240,8 @@ static int run_fork(void)
 	while (box_n)
 		check_and_free(box[--box_n], "final free");
 	printf("sync engine (%s): fork with %d threads running, %d children: %s\n", spanlab_variant(), THREADS,
-	       CHILDREN, bad || atomic_load(&failures) ? "FAILED" : "ok");
-	return bad || atomic_load(&failures);
+	       CHILDREN, bad || check_failed_mt() ? "FAILED" : "ok");
+	return bad || check_failed_mt();
 }
 
 int main(int argc, char **argv)

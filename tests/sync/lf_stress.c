@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../check.h"
 #include "spanlab.h"
 
 void spanlab_test_set_broken(int mode); /* test-hooks builds only */
@@ -45,19 +46,9 @@ void spanlab_test_set_broken(int mode); /* test-hooks builds only */
 #define PAGE 8192
 #define HOLD 3000
 
-static atomic_int failures;
 static atomic_uint_fast64_t ops;
 static int mode_central;		/* central or obj8: small objects of small_size bytes */
 static size_t small_size = 256;
-
-#define FAIL(...)                                                                      \
-	do {                                                                           \
-		if (atomic_fetch_add(&failures, 1) < 10) {                             \
-			fprintf(stderr, "lf-stress (%s): ", spanlab_variant());        \
-			fprintf(stderr, __VA_ARGS__);                                  \
-			fputc('\n', stderr);                                           \
-		}                                                                      \
-	} while (0)
 
 static uint64_t next_rand(uint64_t *x)
 {
@@ -101,7 +92,7 @@ static bool verify(const block *b)
 static void release(block *b, const char *who)
 {
 	if (!verify(b)) {
-		FAIL("%s: block %p (%zu bytes) lost its stamp: handed out twice", who, (void *)b->p, b->size);
+		FAIL_MT("%s: block %p (%zu bytes) lost its stamp: handed out twice", who, (void *)b->p, b->size);
 		return; /* it may be someone else's now */
 	}
 	memset(b->p + (b->size == 8 ? 0 : 8), 0, 8);
@@ -126,7 +117,7 @@ static void *worker(void *arg)
 	unsigned cap = mode_central ? HOLD : 24;
 	block *held = calloc(cap, sizeof *held);
 	uint64_t seq = 0;
-	for (unsigned r = 0; r < a->rounds && !atomic_load(&failures); r++) {
+	for (unsigned r = 0; r < a->rounds && !check_failed_mt(); r++) {
 		unsigned i = (unsigned)(next_rand(&rng) % cap);
 		block *b = &held[i];
 		if (b->p) {
@@ -135,12 +126,12 @@ static void *worker(void *arg)
 				/* Resize in place or by copy; the stamp moves with it. */
 				size_t nsize = (1 + (size_t)(x >> 8) % 140) * PAGE - 64;
 				if (!verify(b)) {
-					FAIL("before realloc: block %p lost its stamp", (void *)b->p);
+					FAIL_MT("before realloc: block %p lost its stamp", (void *)b->p);
 					break;
 				}
 				unsigned char *q = spanlab_realloc(b->p, nsize);
 				if (!q) {
-					FAIL("realloc(%zu) failed", nsize);
+					FAIL_MT("realloc(%zu) failed", nsize);
 					break;
 				}
 				b->p = q;
@@ -174,7 +165,7 @@ static void *worker(void *arg)
 				}
 			}
 			if (!b->p) {
-				FAIL("allocation of %zu bytes failed", b->size);
+				FAIL_MT("allocation of %zu bytes failed", b->size);
 				break;
 			}
 			b->tag = ((uint64_t)a->idx << 48) | seq++;
@@ -220,7 +211,7 @@ static void run(unsigned nthreads, unsigned total_rounds)
 	for (unsigned i = 0; i < nthreads; i++) {
 		args[i] = (worker_arg){i, total_rounds / nthreads};
 		if (pthread_create(&th[i], NULL, worker, &args[i]) != 0) {
-			FAIL("pthread_create failed");
+			FAIL_MT("pthread_create failed");
 			return;
 		}
 	}
@@ -230,28 +221,28 @@ static void run(unsigned nthreads, unsigned total_rounds)
 		release(&box[--box_n], "mailbox drain");
 	spanlab_trim(0);
 	spanlab_stats_get(&st1);
-	if (atomic_load(&failures))
+	if (check_failed_mt())
 		return;
 	if (mode_central) {
 		int cls = small_class();
 		if (cls > 0 && st1.classes[cls].spans != 0)
-			FAIL("%u threads: after every object came back, class %d still holds %llu spans (objects lost)",
+			FAIL_MT("%u threads: after every object came back, class %d still holds %llu spans (objects lost)",
 			     nthreads, cls, (unsigned long long)st1.classes[cls].spans);
 		if (cls > 0 && st1.classes[cls].mallocs != st1.classes[cls].frees)
-			FAIL("%u threads: class %d mallocs %llu != frees %llu", nthreads, cls,
+			FAIL_MT("%u threads: class %d mallocs %llu != frees %llu", nthreads, cls,
 			     (unsigned long long)st1.classes[cls].mallocs, (unsigned long long)st1.classes[cls].frees);
 	} else {
 		if (st1.large_mallocs - st0.large_mallocs != st1.large_frees - st0.large_frees)
-			FAIL("%u threads: large mallocs %llu != frees %llu", nthreads,
+			FAIL_MT("%u threads: large mallocs %llu != frees %llu", nthreads,
 			     (unsigned long long)(st1.large_mallocs - st0.large_mallocs),
 			     (unsigned long long)(st1.large_frees - st0.large_frees));
 		if (st1.large_alloc != st0.large_alloc)
-			FAIL("%u threads: %llu large bytes still in use after every free (pages lost)", nthreads,
+			FAIL_MT("%u threads: %llu large bytes still in use after every free (pages lost)", nthreads,
 			     (unsigned long long)(st1.large_alloc - st0.large_alloc));
 	}
 	printf("lf-stress %s: %u threads, %llu operations: %s\n",
 	       mode_central ? (small_size == 8 ? "obj8" : "central") : "pageheap", nthreads,
-	       (unsigned long long)atomic_load(&ops), atomic_load(&failures) ? "FAILED" : "ok");
+	       (unsigned long long)atomic_load(&ops), check_failed_mt() ? "FAILED" : "ok");
 }
 
 int main(int argc, char **argv)
@@ -294,10 +285,10 @@ int main(int argc, char **argv)
 	unsigned default_threads[] = {2, 4, 8, 16, 64};
 	unsigned total = mode_central ? 200000 : 12000;
 	if (a < argc)
-		for (; a < argc && !atomic_load(&failures); a++)
+		for (; a < argc && !check_failed_mt(); a++)
 			run((unsigned)atoi(argv[a]), total);
 	else
-		for (unsigned i = 0; i < 5 && !atomic_load(&failures); i++)
+		for (unsigned i = 0; i < 5 && !check_failed_mt(); i++)
 			run(default_threads[i], total);
-	return atomic_load(&failures) ? 1 : 0;
+	return check_failed_mt() ? 1 : 0;
 }

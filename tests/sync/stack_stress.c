@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../check.h"
 #if defined(SL_TEST_ABA_CONTROL)
 #include "aba_control.h" /* a stack known to be broken: the test must catch it */
 #else
@@ -44,21 +45,13 @@ typedef struct node {
 static node *pool;
 static unsigned npool;
 static sl_sync_stack_t stacks[2] __attribute__((aligned(64)));
-static atomic_int failures;
 static atomic_ulong empties;
-
-#define FAIL(...)                                                                      \
-	do {                                                                           \
-		fprintf(stderr, "sync/" SL_SYNC_NAME "/stack: " __VA_ARGS__);          \
-		fputc('\n', stderr);                                                   \
-		atomic_fetch_add(&failures, 1);                                        \
-	} while (0)
 
 static node *checked(sl_sync_link_t *l)
 {
 	node *n = (node *)l;
 	if (n < pool || n >= pool + npool || (size_t)((char *)n - (char *)pool) % sizeof(node)) {
-		FAIL("pop returned %p, not a node of the pool", (void *)l);
+		FAIL_MT("pop returned %p, not a node of the pool", (void *)l);
 		abort();
 	}
 	return n;
@@ -83,7 +76,7 @@ static void *worker(void *p)
 	unsigned me = a->idx + 1;
 	node *held[SL_TEST_HOLD];
 	unsigned nheld = 0;
-	for (unsigned op = 0; op < a->ops && !atomic_load(&failures); op++) {
+	for (unsigned op = 0; op < a->ops && !check_failed_mt(); op++) {
 		uint64_t r = next_rand(&a->rng);
 		unsigned want = 1 + (unsigned)(r % SL_TEST_HOLD);
 		while (nheld < want) {
@@ -97,7 +90,7 @@ static void *worker(void *p)
 			node *n = checked(l);
 			unsigned prev = atomic_exchange(&n->owner, me);
 			if (prev != 0) {
-				FAIL("node %u handed out twice (held by thread %u, popped by %u)", n->id,
+				FAIL_MT("node %u handed out twice (held by thread %u, popped by %u)", n->id,
 				     prev - 1, me - 1);
 				return NULL;
 			}
@@ -110,10 +103,10 @@ static void *worker(void *p)
 		while (nheld) {
 			node *n = held[--nheld];
 			if (n->payload != (((uint64_t)me << 32) | n->id))
-				FAIL("node %u changed while thread %u held it", n->id, me - 1);
+				FAIL_MT("node %u changed while thread %u held it", n->id, me - 1);
 			unsigned prev = atomic_exchange(&n->owner, 0);
 			if (prev != me)
-				FAIL("node %u owned by %u when thread %u pushed it", n->id, prev, me - 1);
+				FAIL_MT("node %u owned by %u when thread %u pushed it", n->id, prev, me - 1);
 			sl_sync_stack_push(&stacks[(next_rand(&a->rng) >> 9) & 1], &n->link);
 		}
 	}
@@ -159,25 +152,25 @@ static int run(unsigned nthreads)
 		while ((l = sl_sync_stack_pop(&stacks[s]))) {
 			node *n = checked(l);
 			if (seen[n->id]++)
-				FAIL("node %u is on the stacks twice", n->id);
+				FAIL_MT("node %u is on the stacks twice", n->id);
 			if (atomic_load(&n->owner) != 0)
-				FAIL("node %u on a stack but owned by %u", n->id, atomic_load(&n->owner));
+				FAIL_MT("node %u on a stack but owned by %u", n->id, atomic_load(&n->owner));
 			if (++count > npool) {
-				FAIL("more nodes on the stacks than in the pool (cycle?)");
+				FAIL_MT("more nodes on the stacks than in the pool (cycle?)");
 				break;
 			}
 		}
 	}
 	if (count != npool)
-		FAIL("%u of %u nodes came back: %u lost", count, npool, npool - count);
+		FAIL_MT("%u of %u nodes came back: %u lost", count, npool, npool - count);
 	printf("sync/%s/stack: %2u threads, %u nodes, %u pops each, %lu empty pops: %s\n", SL_SYNC_NAME,
 	       nthreads, npool, SL_TEST_OPS_TOTAL / nthreads, atomic_load(&empties),
-	       atomic_load(&failures) ? "FAILED" : "ok");
+	       check_failed_mt() ? "FAILED" : "ok");
 	free(seen);
 	free(t);
 	free(args);
 	free(pool);
-	return atomic_load(&failures) != 0;
+	return check_failed_mt() != 0;
 }
 
 int main(int argc, char **argv)
