@@ -101,17 +101,24 @@ static bool sl_bm_marked(const sl_span *s, const void *p)
 	       sl_span_is_object(t, d);
 }
 
-/* The link word of an object on a remote-free list: plain from 16 bytes up (word 1
- * holds the mark), XORed with the key in 8-byte objects (word 0 is also the mark). */
+/* The link word of an object on a remote-free list: XORed with the link key from 16
+ * bytes up (word 1 holds the mark; sl_link_get in core/internal.h), with the free key in
+ * 8-byte objects (word 0 is also the mark). Either key makes a link the program
+ * overwrote after the free decode misaligned (the free key is odd, the link key's low
+ * bits are 100), and the decode then aborts naming the object. */
 static inline void sl_bm_link_set(const sl_span *s, void *p, uintptr_t next)
 {
-	*(uintptr_t *)p = s->keyoff ? next : next ^ sl_free_key;
+	*(uintptr_t *)p = next ^ (s->keyoff ? sl_link_key : sl_free_key);
 }
 
 static inline void *sl_bm_link_get(const sl_span *s, const void *p)
 {
-	uintptr_t w = *(const uintptr_t *)p;
-	return (void *)(s->keyoff ? w : w ^ sl_free_key);
+	if (s->keyoff)
+		return sl_link_get(p);
+	uintptr_t v = *(const uintptr_t *)p ^ sl_free_key;
+	if (SL_UNLIKELY(v & 7))
+		sl_link_corrupt(p);
+	return (void *)v;
 }
 
 static inline void sl_bm_mark(const sl_span *s, void *p) { *(uintptr_t *)((char *)p + s->keyoff) = sl_free_key; }
@@ -196,15 +203,20 @@ static void sl_bm_release(sl_mcentral *ct, sl_span *s)
 static uint32_t sl_bm_merge(sl_span *s, void *list)
 {
 	uint64_t n = 0;
+	const void *prev = NULL;
 	while (list) {
-		void *next = sl_bm_link_get(s, list);
+		/* A decoded link that is no object of this span was overwritten (the first
+		 * object comes from the remote-free word). */
+		if (!sl_span_is_object(s, list))
+			sl_link_corrupt(prev ? prev : list);
 		uint32_t idx = sl_bm_index(s, list);
 		uint64_t bit = (uint64_t)1 << (idx & 63);
-		if (idx >= s->nelems || (s->freebits[idx >> 6] & bit))
+		if (s->freebits[idx >> 6] & bit)
 			sl_bm_double_free(list, s);
 		s->freebits[idx >> 6] |= bit;
 		n++;
-		list = next;
+		prev = list;
+		list = sl_bm_link_get(s, list);
 	}
 	if (n)
 		SL_STAT_ADD(sl_bm_merged, n);
