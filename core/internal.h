@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../base/compiler.h"
 #include "../base/log.h"
@@ -381,74 +382,70 @@ SL_INLINE uint32_t sl_span_index(const sl_span *s, const void *p, bool *exact)
 /*
  * 8-byte objects under the list front ends (`freelist`, `percpu`): no room for the free
  * key, and word 0 is the list link, so their free state is kept outside the objects —
- * one bit per object (1 = free: on a thread list, in a batch, a CPU cache or its span;
- * 0 = handed to the program), in a bitmap in the span's own tail (SL_OBJ8 spans hold
- * 1008 objects per page, not 1024, and the 128 bytes after them). malloc clears the bit
- * (sl_obj8_live), free sets it with one atomic OR (sl_obj8_free) and finds it already
- * set on a double free, whichever threads made the two frees. Their spans' `limit` is
- * 0, so the free fast paths decline them at no cost to other classes' frees. Spans of
- * other classes, and the bitmap front ends (their own per-object state), have no such
- * bitmap.
+ * one byte per object (1 = free: on a thread list, in a batch, a CPU cache or its span;
+ * 0 = handed to the program), in the span's own tail (SL_OBJ8 spans hold 910 objects
+ * per page, not 1024, and the 910 bytes after them). malloc clears the byte
+ * (sl_obj8_live), free finds it set on a double free and sets it (sl_obj8_free): plain
+ * loads and stores, no atomic read-modify-write, since each object has its own byte
+ * (no other object's state shares the store). Whichever threads make the two frees,
+ * the second finds the first's mark, as with the free key of larger objects; only two
+ * frees of one object at the same instant (a race in the program) can both pass, as
+ * there. Their spans' `limit` is 0, so the free fast paths decline them at no cost to
+ * other classes' frees. Spans of other classes, and the bitmap front ends (their own
+ * per-object state), have no such map.
  */
 #if defined(SPANLAB_FRONTEND_FREELIST) || defined(SPANLAB_FRONTEND_PERCPU)
 #define SL_OBJ8 1
 #else
 #define SL_OBJ8 0
 #endif
-#define SL_OBJ8_CLASS(elemsize) (SL_OBJ8 && (elemsize) == 8) /* spans with the bitmap */
+#define SL_OBJ8_CLASS(elemsize) (SL_OBJ8 && (elemsize) == 8) /* spans with the map */
 
-/* Objects of an SL_OBJ8 span of npages pages: as many as fit with one bit each. */
+/* Objects of an SL_OBJ8 span of npages pages: as many as fit with one byte each. */
 SL_INLINE uint32_t sl_obj8_nelems(size_t npages, uint32_t elemsize)
 {
-	size_t bytes = npages << SL_PAGE_SHIFT, n = bytes / elemsize;
-	while (n * elemsize + (n + 63) / 64 * 8 > bytes)
-		n--;
-	return (uint32_t)n;
+	return (uint32_t)((npages << SL_PAGE_SHIFT) / (elemsize + 1));
 }
 
-SL_INLINE uint64_t *sl_obj8_bits(const sl_span *s) { return (uint64_t *)(s->base + (uintptr_t)s->nelems * 8); }
+SL_INLINE uint8_t *sl_obj8_map(const sl_span *s) { return (uint8_t *)(s->base + (uintptr_t)s->nelems * 8); }
+SL_INLINE size_t sl_obj8_map_bytes(const sl_span *s) { return s->nelems; }
 
 /* A new SL_OBJ8 span (before it is published): every object free. */
-SL_INLINE void sl_obj8_init(sl_span *s)
-{
-	uint64_t *w = sl_obj8_bits(s);
-	for (uint32_t i = 0; i < (s->nelems + 63) / 64; i++)
-		w[i] = ~(uint64_t)0;
-}
+SL_INLINE void sl_obj8_init(sl_span *s) { memset(sl_obj8_map(s), 1, sl_obj8_map_bytes(s)); }
 
 /* Object p (validated: an object start of SL_OBJ8 span s) is freed: false if it was
  * free already (a double free). */
 SL_INLINE bool sl_obj8_free(sl_span *s, const void *p)
 {
-	uint64_t idx = ((uintptr_t)p - s->base) / 8;
-	uint64_t bit = (uint64_t)1 << (idx & 63), *w = &sl_obj8_bits(s)[idx >> 6];
+	uint8_t *b = &sl_obj8_map(s)[((uintptr_t)p - s->base) / 8];
 #ifdef SPANLAB_TEST_HOOKS
 	if (SL_TEST_BROKEN(SL_BROKEN_OBJ8))
-		return !(sl_test_racy_or(w, bit) & bit);
+		return sl_test_racy_byte(b, 1);
 #endif
-	return !(__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit);
+	if (__atomic_load_n(b, __ATOMIC_RELAXED))
+		return false;
+	__atomic_store_n(b, 1, __ATOMIC_RELAXED);
+	return true;
 }
 
 /* True if object p of SL_OBJ8 span s is free (realloc, malloc_usable_size). */
 SL_INLINE bool sl_obj8_is_free(const sl_span *s, const void *p)
 {
-	uint64_t idx = ((uintptr_t)p - s->base) / 8;
-	return (__atomic_load_n(&sl_obj8_bits(s)[idx >> 6], __ATOMIC_RELAXED) >> (idx & 63)) & 1;
+	return __atomic_load_n(&sl_obj8_map(s)[((uintptr_t)p - s->base) / 8], __ATOMIC_RELAXED);
 }
 
 /* Object p, just taken from a free list by malloc, goes to the program. */
 SL_INLINE void sl_obj8_live(void *p)
 {
 	sl_span *s = sl_span_of(p);
-	uint64_t idx = ((uintptr_t)p - s->base) / 8;
-	uint64_t *w = &sl_obj8_bits(s)[idx >> 6];
+	uint8_t *b = &sl_obj8_map(s)[((uintptr_t)p - s->base) / 8];
 #ifdef SPANLAB_TEST_HOOKS
 	if (SL_TEST_BROKEN(SL_BROKEN_OBJ8)) {
-		sl_test_racy_and(w, ~((uint64_t)1 << (idx & 63)));
+		sl_test_racy_byte(b, 0);
 		return;
 	}
 #endif
-	__atomic_fetch_and(w, ~((uint64_t)1 << (idx & 63)), __ATOMIC_RELAXED);
+	__atomic_store_n(b, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- mheap.c ---- */

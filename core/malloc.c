@@ -54,10 +54,10 @@
  * class inherits one). A free that finds the key there aborts naming p as a double
  * free, wherever the first free left the object (a thread cache, a batch in mcentral,
  * its span): a live object holds the key only if the program copied it out of a freed
- * object. An 8-byte object has no room for the key: its span keeps one free bit per
+ * object. An 8-byte object has no room for the key: its span keeps one free byte per
  * object in its tail instead (SL_OBJ8 in internal.h), cleared by malloc and set by
- * free with one atomic OR, which finds it set on a double free from any thread. The
- * bitmap front ends keep their own per-object state (below).
+ * free, which finds it set on a double free from any thread. The bitmap front ends
+ * keep their own per-object state (below).
  *
  * ==== Front ends ====
  *
@@ -431,7 +431,7 @@ SL_INLINE uint32_t sl_size_class(size_t size)
 	return SPANLAB_GLIBC_ALIGN ? sl_sc_size_to_class_a16(size) : sl_sc_size_to_class(size);
 }
 
-/* An object of an 8-byte class under the list front ends: its free bit in the span is
+/* An object of an 8-byte class under the list front ends: its free byte in the span is
  * cleared as it goes to the program (SL_OBJ8, core/internal.h). */
 static SL_NOINLINE void *sl_alloc_obj8(uint32_t cls)
 {

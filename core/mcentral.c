@@ -173,14 +173,14 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
  * never in the pages a large object or a span of another class makes of these (a
  * realloc from such a large object to a small one would otherwise copy a stale key
  * into a live object, and its free would abort as a double free; core/malloc.c). An
- * 8-byte class's span clears its free bits (SL_OBJ8) for the same reason. */
+ * 8-byte class's span clears its free map (SL_OBJ8) for the same reason. */
 static void sl_span_clear_keys(sl_span *s)
 {
 	if (s->keyoff)
 		for (uintptr_t p = s->base; p < s->carve; p += s->elemsize)
 			*(void **)(p + s->keyoff) = NULL;
 	if (SL_OBJ8_CLASS(s->elemsize))
-		memset(sl_obj8_bits(s), 0, (s->nelems + 63) / 64 * 8);
+		memset(sl_obj8_map(s), 0, sl_obj8_map_bytes(s));
 }
 
 static void sl_mcentral_give_locked(sl_mcentral *c, void *obj)
@@ -359,7 +359,7 @@ static void sl_clear_keys(const sl_mcentral *c, uintptr_t base, uint32_t carved)
 		for (uint32_t i = 0; i < carved; i++)
 			*(void **)((char *)sl_obj(c, base, i) + off) = NULL;
 	if (SL_OBJ8_CLASS(c->elemsize))
-		memset((char *)sl_obj(c, base, c->nelems), 0, (c->nelems + 63) / 64 * 8);
+		memset((char *)sl_obj(c, base, c->nelems), 0, c->nelems);
 }
 
 /* A run of n objects of one span back to it, first .. last already linked through

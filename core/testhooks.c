@@ -21,20 +21,16 @@ __attribute__((visibility("default"))) void spanlab_test_set_broken(int mode)
 	atomic_store_explicit(&sl_test_broken, mode, memory_order_relaxed);
 }
 
-uint64_t sl_test_racy_or(uint64_t *w, uint64_t bits)
+bool sl_test_racy_byte(uint8_t *b, uint8_t v)
 {
+	uint64_t *w = (uint64_t *)((uintptr_t)b & ~(uintptr_t)7);
+	unsigned shift = (unsigned)((uintptr_t)b & 7) * 8;
 	uint64_t old = __atomic_load_n(w, __ATOMIC_RELAXED);
+	if (v && ((old >> shift) & 0xff))
+		return false;
 	sched_yield();
-	__atomic_store_n(w, old | bits, __ATOMIC_RELAXED);
-	return old;
-}
-
-uint64_t sl_test_racy_and(uint64_t *w, uint64_t bits)
-{
-	uint64_t old = __atomic_load_n(w, __ATOMIC_RELAXED);
-	sched_yield();
-	__atomic_store_n(w, old & bits, __ATOMIC_RELAXED);
-	return old;
+	__atomic_store_n(w, (old & ~((uint64_t)0xff << shift)) | ((uint64_t)v << shift), __ATOMIC_RELAXED);
+	return true;
 }
 
 /* 1 if every malloc-family path of this variant is lock-free (the progress test then

@@ -32,7 +32,8 @@ enum sl_broken_mode {
 	SL_BROKEN_HEAP_CLAIM = 1,  /* page heap claims with load + store instead of CAS */
 	SL_BROKEN_ANCHOR = 2,	   /* span anchors updated with load + store instead of CAS */
 	SL_BROKEN_FIXALLOC = 3,	   /* fixalloc pops compare the head alone (no generation) */
-	SL_BROKEN_OBJ8 = 4,	   /* 8-byte objects' free bits set and cleared with load + store */
+	SL_BROKEN_OBJ8 = 4,	   /* 8-byte objects' free bytes written as a racy read-modify-write
+				    * of their whole 8-byte word (neighbours' updates get lost) */
 };
 
 #ifdef SPANLAB_TEST_HOOKS
@@ -46,9 +47,10 @@ extern _Atomic int sl_test_broken;
 			sl_hook_(point);                                                      \
 	} while (0)
 #define SL_TEST_BROKEN(mode) (atomic_load_explicit(&sl_test_broken, memory_order_relaxed) == (mode))
-/* *w = op(*w) as a racy load and store with a yield in between (broken modes). */
-uint64_t sl_test_racy_or(uint64_t *w, uint64_t bits);  /* returns the old value */
-uint64_t sl_test_racy_and(uint64_t *w, uint64_t bits);
+/* Broken mode SL_BROKEN_OBJ8: sets byte *b to v by loading the aligned 8-byte word that
+ * holds it, yielding, and storing the word back (so a neighbour's concurrent update is
+ * lost); for a free (v = 1) returns false if the byte was set already. */
+bool sl_test_racy_byte(uint8_t *b, uint8_t v);
 #else
 #define SL_TEST_PARK(point) ((void)0)
 #define SL_TEST_BROKEN(mode) 0

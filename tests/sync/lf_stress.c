@@ -11,8 +11,8 @@
  *              full-batch stack overflows and objects go back to their spans: the span
  *              anchors and the partial stacks;
  *   obj8       the same with 8-byte objects: under the list front ends their free
- *              state is a bit per object in the span (SL_OBJ8 in core/internal.h),
- *              set and cleared by any thread with atomic OR / AND on shared words.
+ *              state is a byte per object in the span (SL_OBJ8 in core/internal.h),
+ *              set and cleared by any thread, neighbours' bytes sharing words.
  * Checked, every run:
  *   - no double hand-out: every object (every page of a large one) carries its
  *     holder's stamp, verified before it is freed; a block handed to two holders at
@@ -23,8 +23,9 @@
  * `--broken heap|anchor|fixalloc|obj8` turns one atomic step of the structure into a
  * racy load and store (or, for fixalloc, a pop that compares the head pointer alone:
  * ABA-unsafe), with a yield in the window: the same checks must then fail (ctest:
- * WILL_FAIL; a lost update of an 8-byte object's bit makes a correct free abort as a
- * double free, or lets a double hand-out through).
+ * WILL_FAIL; obj8 writes each byte as a racy read-modify-write of its whole word, and a
+ * neighbour's lost update makes a correct free abort as a double free, or lets a
+ * double hand-out through).
  * Usage: sl-test-lf-stress-<V> pageheap|central|obj8 [--broken M] [threads...]
  */
 #define _GNU_SOURCE
