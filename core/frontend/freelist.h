@@ -49,10 +49,11 @@ SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 /*
  * The free fast path, after the caller's page-map lookup (two loads): a validity check
  * of the offset (one multiply), the double-free test (the key), and a list push; no
- * lock, no atomic read-modify-write, no statistics (see struct sl_mcache). Returns false for anything unusual (bad pointer, key present, an
- * object of another NUMA node's heap, an 8-byte object: its state is a byte in its
- * span, which the slow path sets; its span's limit fails the object check, SL_OBJ8 in
- * core/internal.h): the slow path sorts it out.
+ * lock, no atomic read-modify-write, no statistics (see struct sl_mcache). Returns
+ * false for anything unusual (bad pointer, key present, an object of another NUMA
+ * node's heap, an 8-byte object: its state is a byte in its span, which the slow path
+ * sets; its span's limit fails the object check, SL_OBJ8 in core/internal.h): the
+ * slow path sorts it out.
  */
 SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 {
