@@ -113,12 +113,7 @@ static inline void sl_bm_link_set(const sl_span *s, void *p, uintptr_t next)
 
 static inline void *sl_bm_link_get(const sl_span *s, const void *p)
 {
-	if (s->keyoff)
-		return sl_link_get(p);
-	uintptr_t v = *(const uintptr_t *)p ^ sl_free_key;
-	if (SL_UNLIKELY(v & 7))
-		sl_link_corrupt(p);
-	return (void *)v;
+	return sl_link_decode(p, s->keyoff ? sl_link_key : sl_free_key);
 }
 
 static inline void sl_bm_mark(const sl_span *s, void *p) { *(uintptr_t *)((char *)p + s->keyoff) = sl_free_key; }

@@ -300,13 +300,15 @@ extern uintptr_t sl_link_key; /* encodes free-list links (word 0): sl_link_get *
  * link their remote frees themselves: core/frontend_bitmap.c.)
  */
 _Noreturn void sl_link_corrupt(const void *obj) SL_COLD;
-SL_INLINE void *sl_link_get(const void *obj)
+/* The link in word 0 of obj, stored XOR key (a key whose low three bits are not 0). */
+SL_INLINE void *sl_link_decode(const void *obj, uintptr_t key)
 {
-	uintptr_t v = *(const uintptr_t *)obj ^ sl_link_key;
+	uintptr_t v = *(const uintptr_t *)obj ^ key;
 	if (SL_UNLIKELY(v & 7))
 		sl_link_corrupt(obj);
 	return (void *)v;
 }
+SL_INLINE void *sl_link_get(const void *obj) { return sl_link_decode(obj, sl_link_key); }
 SL_INLINE void sl_link_set(void *obj, const void *next) { *(uintptr_t *)obj = (uintptr_t)next ^ sl_link_key; }
 
 /* ---- arena.c: metadata allocators ---- */
@@ -409,6 +411,11 @@ SL_INLINE uint32_t sl_obj8_nelems(size_t npages, uint32_t elemsize)
 
 SL_INLINE uint8_t *sl_obj8_map(const sl_span *s) { return (uint8_t *)(s->base + (uintptr_t)s->nelems * 8); }
 SL_INLINE size_t sl_obj8_map_bytes(const sl_span *s) { return s->nelems; }
+/* The free byte of object p of SL_OBJ8 span s. */
+SL_INLINE uint8_t *sl_obj8_byte(const sl_span *s, const void *p)
+{
+	return &sl_obj8_map(s)[((uintptr_t)p - s->base) / 8];
+}
 
 /* A new SL_OBJ8 span (before it is published): every object free. */
 SL_INLINE void sl_obj8_init(sl_span *s) { memset(sl_obj8_map(s), 1, sl_obj8_map_bytes(s)); }
@@ -417,7 +424,7 @@ SL_INLINE void sl_obj8_init(sl_span *s) { memset(sl_obj8_map(s), 1, sl_obj8_map_
  * free already (a double free). */
 SL_INLINE bool sl_obj8_free(sl_span *s, const void *p)
 {
-	uint8_t *b = &sl_obj8_map(s)[((uintptr_t)p - s->base) / 8];
+	uint8_t *b = sl_obj8_byte(s, p);
 #ifdef SPANLAB_TEST_HOOKS
 	if (SL_TEST_BROKEN(SL_BROKEN_OBJ8))
 		return sl_test_racy_byte(b, 1);
@@ -431,14 +438,13 @@ SL_INLINE bool sl_obj8_free(sl_span *s, const void *p)
 /* True if object p of SL_OBJ8 span s is free (realloc, malloc_usable_size). */
 SL_INLINE bool sl_obj8_is_free(const sl_span *s, const void *p)
 {
-	return __atomic_load_n(&sl_obj8_map(s)[((uintptr_t)p - s->base) / 8], __ATOMIC_RELAXED);
+	return __atomic_load_n(sl_obj8_byte(s, p), __ATOMIC_RELAXED);
 }
 
 /* Object p, just taken from a free list by malloc, goes to the program. */
 SL_INLINE void sl_obj8_live(void *p)
 {
-	sl_span *s = sl_span_of(p);
-	uint8_t *b = &sl_obj8_map(s)[((uintptr_t)p - s->base) / 8];
+	uint8_t *b = sl_obj8_byte(sl_span_of(p), p);
 #ifdef SPANLAB_TEST_HOOKS
 	if (SL_TEST_BROKEN(SL_BROKEN_OBJ8)) {
 		sl_test_racy_byte(b, 0);

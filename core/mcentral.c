@@ -113,7 +113,9 @@ void sl_partial_remove(sl_mcentral *c, sl_span *s)
 	s->partial = 0;
 }
 
-sl_span *sl_mcentral_grow(sl_mcentral *c)
+/* A span of the class from the mheap, its object geometry set (and an 8-byte class's
+ * free map, SL_OBJ8), not yet SMALL: NULL when memory is exhausted. */
+static sl_span *sl_mcentral_span_alloc(sl_mcentral *c)
 {
 	sl_span *s = sl_mheap_alloc(c->heap, c->npages, 0, false);
 	if (!s)
@@ -124,11 +126,19 @@ sl_span *sl_mcentral_grow(sl_mcentral *c)
 	s->keyoff = SL_KEY_OFFSET(c->elemsize);
 	s->limit = SL_OBJ8_CLASS(c->elemsize) ? 0 : c->nelems * c->elemsize;
 	s->divmagic = UINT64_MAX / c->elemsize + 1;
+	if (SL_OBJ8_CLASS(c->elemsize))
+		sl_obj8_init(s);
+	return s;
+}
+
+sl_span *sl_mcentral_grow(sl_mcentral *c)
+{
+	sl_span *s = sl_mcentral_span_alloc(c);
+	if (!s)
+		return NULL;
 	s->freelist = NULL;
 	s->carve = s->base;
 	s->nfree = c->nelems;
-	if (SL_OBJ8_CLASS(c->elemsize))
-		sl_obj8_init(s);
 	__atomic_store_n(&s->state, SL_SPAN_SMALL, __ATOMIC_RELEASE);
 	c->nspans++;
 	sl_partial_push(c, s);
@@ -275,17 +285,9 @@ static void *sl_carve(const sl_mcentral *c, uintptr_t base, uint32_t from, uint3
  * if objects are left. */
 static uint32_t sl_central_new_span(sl_mcentral *c, uint32_t want, void **head)
 {
-	sl_span *s = sl_mheap_alloc(c->heap, c->npages, 0, false);
+	sl_span *s = sl_mcentral_span_alloc(c);
 	if (!s)
 		return 0;
-	s->sizeclass = (uint8_t)c->sizeclass;
-	s->elemsize = c->elemsize;
-	s->nelems = c->nelems;
-	s->keyoff = SL_KEY_OFFSET(c->elemsize);
-	s->limit = SL_OBJ8_CLASS(c->elemsize) ? 0 : c->nelems * c->elemsize;
-	s->divmagic = UINT64_MAX / c->elemsize + 1;
-	if (SL_OBJ8_CLASS(c->elemsize))
-		sl_obj8_init(s);
 	uint32_t k = want < c->nelems ? want : c->nelems, left = c->nelems - k;
 	*head = sl_carve(c, s->base, 0, k);
 	atomic_store_explicit(&s->anchor, SL_ANCHOR(0, k, left, left ? SL_ANCHOR_LISTED : SL_ANCHOR_UNLISTED),

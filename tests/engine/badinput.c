@@ -26,6 +26,13 @@
 
 #include "api.h"
 
+/* realloc-freed[-8], usable-freed[-8]: the object's size; 0 for any other case. */
+static size_t freed_api_size(const char *c)
+{
+	const char *rest = !strncmp(c, "realloc-freed", 13) ? c + 13 : !strncmp(c, "usable-freed", 12) ? c + 12 : NULL;
+	return !rest ? 0 : !*rest ? 200 : !strcmp(rest, "-8") ? 8 : 0;
+}
+
 static void announce(const void *p)
 {
 	fprintf(stderr, "expect-pointer: %p\n", p);
@@ -182,32 +189,17 @@ static void run_case(const char *c)
 		char *p = A(malloc)(200);
 		announce(p + 8);
 		sink = A(malloc_usable_size)(p + 8);
-	} else if (!strcmp(c, "realloc-freed")) {
-		char *p = A(malloc)(200);
+	} else if (freed_api_size(c)) {
+		/* realloc or malloc_usable_size of a freed object: 200 bytes, or 8 ("-8"). */
+		bool realloc_case = c[0] == 'r';
+		char *p = A(malloc)(freed_api_size(c));
 		A(free)(p);
 		announce(p);
-		fprintf(stderr, "expect-text: realloc()\n");
-		void *q = A(realloc)(p, 1000);
-		sink = (size_t)q;
-	} else if (!strcmp(c, "realloc-freed-8")) {
-		char *p = A(malloc)(8);
-		A(free)(p);
-		announce(p);
-		fprintf(stderr, "expect-text: realloc()\n");
-		void *q = A(realloc)(p, 1000);
-		sink = (size_t)q;
-	} else if (!strcmp(c, "usable-freed-8")) {
-		char *p = A(malloc)(8);
-		A(free)(p);
-		announce(p);
-		fprintf(stderr, "expect-text: malloc_usable_size()\n");
-		sink = A(malloc_usable_size)(p);
-	} else if (!strcmp(c, "usable-freed")) {
-		char *p = A(malloc)(200);
-		A(free)(p);
-		announce(p);
-		fprintf(stderr, "expect-text: malloc_usable_size()\n");
-		sink = A(malloc_usable_size)(p);
+		fprintf(stderr, "expect-text: %s()\n", realloc_case ? "realloc" : "malloc_usable_size");
+		if (realloc_case)
+			sink = (size_t)A(realloc)(p, 1000);
+		else
+			sink = A(malloc_usable_size)(p);
 	} else if (!strncmp(c, "xdouble-", 8)) {
 		char *end;
 		size_t size = strtoul(c + 8, &end, 10);
