@@ -5,8 +5,9 @@
  * axis, and core/internal.h includes it before anything of the engine.
  *
  * The fourth axis, the front end, is engine code: its selection header core/frontend.h
- * needs the engine's types, so core/internal.h includes it itself (in two passes). Its
- * name, SL_FE_NAME, is defined there; SPANLAB_VARIANT_NAME expands it where it is used.
+ * needs the engine's types, so core/internal.h includes it itself, once, after them.
+ * Its name, SL_FE_NAME, is defined there; SPANLAB_VARIANT_NAME expands it where it is
+ * used.
  */
 #ifndef SPANLAB_CORE_CONFIG_H
 #define SPANLAB_CORE_CONFIG_H

@@ -113,7 +113,8 @@ struct sl_span {
 	sl_sync_link_t plink;
 #endif
 
-	/* SMALL under the bitmap front ends (core/frontend/bitmap.h); NULL / 0 otherwise. */
+	/* SMALL under the front ends that keep span bitmaps (core/spanbits.h); NULL / 0
+	 * otherwise. */
 	uint64_t *freebits;    /* nelems bits, 1 = free slot: written by the owning cache's
 				* thread while a cache owns the span, else under the mcentral's lock */
 	uint16_t *tinywords;   /* `tiny`, the 16-byte class: 16 bits per slot (tiny blocks) */
@@ -205,48 +206,24 @@ struct sl_mheap {
 	X(unmapped_bytes)
 
 /* ---- mcache (one per thread) ---- */
-typedef struct sl_freelist {
-	void *head;	  /* objects linked through word 0 */
-	uint32_t count;	  /* objects on the list (relaxed stores: statistics read it) */
-	uint32_t max;	  /* flush above this; grows on refill up to the class's cap */
-	uint64_t nmalloc; /* objects handed to the program (statistics) */
-	uint64_t keyslot; /* word of a freed object holding sl_free_key (SL_KEY_OFFSET / 8);
-			   * also pads the entry to 32 bytes: two per cache line */
-} sl_freelist;
 
-/* The front end's per-thread state (core/frontend.h): its types first, its functions at
- * the end of this file, once the engine's types are complete. */
-#define SL_FE_TYPES
+/* The front end (core/frontend.h): its per-thread type, which the cache embeds; its
+ * functions come at the end of this file, once the engine's types are complete. */
 #include "frontend.h"
-#undef SL_FE_TYPES
-
-/* `freelist` with several NUMA heaps: objects of other nodes' heaps this thread freed,
- * per class, all of one heap; they go home a batch at a time (sl_mcache_flush_remote). */
-typedef struct sl_remote_list {
-	void *head;	/* linked through word 0, keys set like any freed object */
-	sl_mheap *heap; /* the heap they all belong to (meaningful when count > 0) */
-	uint32_t count;
-} sl_remote_list;
+#ifndef SL_FE_SPAN_BITMAPS
+#define SL_FE_SPAN_BITMAPS 0 /* the front end keeps span bitmaps (core/spanbits.h) */
+#endif
 
 struct sl_mcache {
-	/* The `freelist` front end's lists and counts (unused by the others). */
-	sl_freelist lists[SL_NUM_CLASSES]; /* owner thread only */
-	sl_remote_list remote[SL_NUM_CLASSES]; /* owner thread only; untouched with one heap */
-	sl_fe_cache_t fe;		   /* the other front ends' state (owner thread only) */
-	/* Statistics: written by the owner only (SL_COUNTER_ADD), read by anyone. The free
-	 * fast path counts nothing: objects the thread freed = lists[].nmalloc + nout +
-	 * count - nin (what came in from mcentral or from the program went out to one or
-	 * the other, or is still on the list). */
-	uint64_t nin[SL_NUM_CLASSES];	  /* objects received from mcentral */
-	uint64_t nout[SL_NUM_CLASSES];	  /* objects given to mcentral */
-	sl_mheap *heap;	    /* the heap this thread allocates from */
-	sl_batch *spare;    /* empty batch nodes, linked through head */
-	uint32_t nspare;
+	sl_fe_cache_t fe; /* the front end's state (owner thread only; its statistics
+			   * counters are read by anyone: relaxed atomics) */
+	sl_mheap *heap;	  /* the heap this thread allocates from */
+	uint32_t node_checks; /* slow paths since the last NUMA node check */
 	/* Registry (core/mcache.c): every cache ever made, on a push-only list, never
 	 * freed. reg_next is set once before the cache is published; reg_state (atomic)
 	 * says whether a thread uses it (enum sl_reg_state). */
-	sl_mcache *reg_next;
 	uint32_t reg_state;
+	sl_mcache *reg_next;
 };
 
 /* ---- Per-class constants derived at initialisation (read-only afterwards) ---- */
@@ -297,7 +274,7 @@ extern uintptr_t sl_link_key; /* encodes free-list links (word 0): sl_link_get *
  * with a pointer, NULL, an odd value or most other data decodes to an address that is
  * not 8-byte aligned: every decode checks that, and aborts naming the object
  * (sl_link_corrupt), before the bad address can be handed out. (The bitmap front ends
- * link their remote frees themselves: core/frontend_bitmap.c.)
+ * link their remote frees themselves: core/mcentral.c, "Span bitmaps".)
  */
 _Noreturn void sl_link_corrupt(const void *obj) SL_COLD;
 /* The link in word 0 of obj, stored XOR key (a key whose low three bits are not 0). */
@@ -505,11 +482,8 @@ void sl_mcentral_postfork_child(sl_mcentral *c);
 
 /* ---- mcache.c ---- */
 extern SL_TLS sl_mcache *sl_tls_cache;
-void *sl_mcache_refill(sl_mcache *c, uint32_t cls);
-void sl_mcache_flush(sl_mcache *c, uint32_t cls);
-void sl_mcache_flush_all(sl_mcache *c);
-void sl_mcache_free_remote(sl_mcache *c, sl_span *s, void *p);
 sl_mcache *sl_mcache_get_slow(void); /* NULL: this thread must use the uncached path */
+void sl_mcache_move_node(sl_mcache *c);
 void sl_mcache_stats(uint64_t *nmalloc, uint64_t *nfree, uint64_t *threads);
 void sl_mcache_init_global(void);
 void sl_mcache_prefork(void);
@@ -520,6 +494,19 @@ void sl_mcache_postfork_child(void);
  * counts). Lock-free; runs concurrently with thread start and exit. */
 void sl_mcache_foreach(void (*fn)(sl_mcache *c, void *arg), void *arg);
 extern uint64_t sl_uncached_mallocs[SL_NUM_CLASSES], sl_uncached_frees[SL_NUM_CLASSES];
+
+/* Slow paths between two checks of the thread's NUMA node (sl_mcache_follow_node). */
+#define SL_MCACHE_NODE_CHECK 16
+
+/* Called by the front ends' allocation slow paths. With several NUMA heaps, every
+ * SL_MCACHE_NODE_CHECK-th call asks the NUMA policy where the thread runs now (a cheap
+ * table lookup); a thread that moved gives everything its cache holds back to the old
+ * heap (sl_fe_cache_teardown) and allocates from its new node's heap. */
+SL_INLINE void sl_mcache_follow_node(sl_mcache *c)
+{
+	if (SL_NUMA_MAX_NODES > 1 && sl_nheaps > 1 && ++c->node_checks >= SL_MCACHE_NODE_CHECK)
+		sl_mcache_move_node(c);
+}
 
 /* The heap this thread allocates from: its cache's, or (no cache) its NUMA node's. */
 SL_INLINE sl_mheap *sl_local_heap(void)
@@ -539,7 +526,12 @@ void sl_stats_prefork(void);
 void sl_stats_postfork_parent(void);
 void sl_stats_postfork_child(void);
 
-/* The front end's fast paths and hooks (core/frontend.h). */
-#include "frontend.h"
+/* The front end's fast paths and hooks (selected by core/frontend.h), checked against
+ * the contract; before them, span bitmaps for the front ends that keep them. */
+#if SL_FE_SPAN_BITMAPS
+#include "spanbits.h"
+#endif
+#include SL_FE_HEADER
+SL_FE_CHECK_CONTRACT();
 
 #endif

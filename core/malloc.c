@@ -11,8 +11,9 @@
  *   mspan         a run of 8 KiB pages (struct sl_span). A SMALL span is cut into
  *                 objects of one class; a LARGE span is one object; a FREE span is
  *                 idle pages owned by the mheap.
- *   mcache        one per thread, reached through one TLS pointer. What it holds is
- *                 the front end's (core/frontend.h, "Front ends" below): `freelist`,
+ *   mcache        one per thread, reached through one TLS pointer (mcache.c: its life
+ *                 cycle and registry). What it holds is the front end's, in its own
+ *                 type (core/frontend.h, "Front ends" below): `freelist`,
  *                 per class a singly-linked list of free objects (TCMalloc's thread
  *                 cache; the default, described in the steps below); `bitmap`, per
  *                 class one span and its allocation bitmap (Go's); `tiny`, bitmap
@@ -31,9 +32,9 @@
  *
  *   1. n <= SL_MAX_SMALL: class c = size_to_class(n) (one table load).
  *   2. Pop the head of the thread's list for c. Done: no lock, no atomic instruction.
- *   3. List empty: refill (mcache.c). Pop a full batch from mcentral c (O(1)), or, if
- *      none, take a batch of objects from c's spans under its lock, allocating a new
- *      span from the mheap when no span has free objects.
+ *   3. List empty: refill (core/frontend/freelist/freelist.c). Pop a full batch from
+ *      mcentral c (O(1)), or, if none, take a batch of objects from c's spans under
+ *      its lock, allocating a new span from the mheap when no span has free objects.
  *   4. n > SL_MAX_SMALL: a LARGE span of ceil(n / 8 KiB) pages from the mheap, under
  *      its lock, best fit among free runs, growing into a new arena if needed.
  *
@@ -64,7 +65,8 @@
  * The fast paths of the malloc family call the front end (core/frontend.h, contract in
  * core/frontend/README.md) for small objects; everything above it is shared.
  *
- * `bitmap` (core/frontend/bitmap.h, core/frontend_bitmap.c), as the Go runtime:
+ * `bitmap` (core/frontend/bitmap/: the bitmap core, bmcore.[ch], which `tiny` shares;
+ * mcentral's side in core/mcentral.c, "Span bitmaps"), as the Go runtime:
  *   1. The mcache allocates from one span per class (its current span) through a
  *      64-bit copy of one word of the span's free bitmap; malloc takes its lowest set
  *      bit (count trailing zeros, Go's allocCache). Empty word: the next word with
@@ -83,14 +85,16 @@
  *      owner collects it with one exchange when it looks for slots. For a span in
  *      mcentral the same CAS counts the objects still in use: the free that makes the
  *      span reusable lists it, the free of its last object releases it to the mheap
- *      (core/frontend_bitmap.c states the protocol and the owned-span policy).
+ *      (core/mcentral.c states the protocol, core/frontend/bitmap/bmcore.c the
+ *      owned-span policy).
  *   4. Thread exit, trim and a move to another NUMA node hand every owned span back
  *      to mcentral.
  * Span bitmaps are metadata (sl_meta_alloc, recycled per class), never malloc.
  *
- * `tiny` (core/frontend/tiny.h): requests under 16 bytes are packed into the thread's
- * current 16-byte block at their natural alignment (8, 4 or 2 by the size's low bits
- * as Go's, and 2 for odd sizes where Go gives 1 — less than glibc's 16), so they are
+ * `tiny` (core/frontend/tiny/, on the bitmap core): requests under 16 bytes are packed
+ * into the thread's current 16-byte block at their natural alignment (8, 4 or 2 by the
+ * size's low bits as Go's, and 2 for odd sizes where Go gives 1 — less than glibc's
+ * 16), so they are
  * not 8- or 16-byte aligned. A 16-bit word per block in the span's metadata (2 bytes
  * per 16) marks where live objects start (an atomic add on allocation, an atomic and
  * on free, from any thread); the block goes back to its span when the last object is
@@ -104,15 +108,15 @@
  * lifetimes pin whole blocks, so sizes nearer 16 can cost more than the classes
  * (bench/README.md, sl-strmap --tags).
  *
- * `percpu` (core/frontend/percpu.h, core/frontend_percpu.c), as TCMalloc today: the
+ * `percpu` (core/frontend/percpu/), as TCMalloc today: the
  * free objects are cached per CPU instead of per thread, in one bounded array per CPU
  * and class (16 KiB of objects by default). malloc pops and free pushes with a
  * restartable sequence (Linux rseq, through the area glibc registers for every
  * thread): the CPU id comes from that area, and a thread preempted, migrated or
  * signalled inside the few instructions before the commit store restarts them. An
- * empty or full array moves up to a batch through the transfer cache
- * (core/transfer.c: per class, an array of object pointers under the sync policy's
- * lock) or mcentral. Threads no longer hold memory: what a CPU caches serves every
+ * empty or full array moves up to a batch through the transfer cache (transfer.c in
+ * that folder: per class, an array of object pointers under the sync policy's lock)
+ * or mcentral. Threads no longer hold memory: what a CPU caches serves every
  * thread that runs on it, so cached memory scales with CPUs, not threads. Without
  * rseq it is `freelist`, chosen once at start-up.
  *
@@ -244,7 +248,7 @@ static uintptr_t sl_random_key(void)
 	}
 	/* Odd, and the top bit set: never an 8-byte aligned pointer, and XORed with a user
 	 * pointer or a small integer it is never one either (the bitmap front end's test for
-	 * an encoded 8-byte link, core/frontend_bitmap.c). */
+	 * an encoded 8-byte link, core/spanbits.h). */
 	return k | 1 | ((uintptr_t)1 << 63);
 }
 

@@ -11,6 +11,10 @@
  * With a sync policy that declares SL_SYNC_<IMPL>_ENGINE_LOCKFREE and the `freelist`
  * front end (SL_CENTRAL_LOCKFREE), the span path takes no lock either: see "Lock-free
  * span lists" below.
+ *
+ * Front ends that give whole spans to thread caches (`bitmap`, `tiny`: they declare
+ * SL_FE_SPAN_BITMAPS) move spans, not batches, through mcentral: see "Span bitmaps"
+ * below (core/spanbits.h states the interface).
  */
 #include <sched.h>
 #include <stddef.h>
@@ -451,3 +455,301 @@ void sl_mcentral_postfork_child(sl_mcentral *c)
 	sl_sync_stack_postfork_child(&c->full);
 	sl_sync_lock_reinit(&c->lock);
 }
+
+#if SL_FE_SPAN_BITMAPS
+/*
+ * ---- Span bitmaps ----
+ *
+ * The remote-free word s->xfree (encoding in core/spanbits.h) carries the span's state
+ * and is changed only by compare-and-swap or exchange:
+ *
+ *   OWNED            a cache owns the span (as its current span or on its owned list).
+ *                    Other threads push freed objects on the list (one CAS); the owner
+ *                    takes the whole list with one exchange when it needs slots (it has
+ *                    scanned every word of its current span, or looks for another owned
+ *                    span to allocate from), and merges it.
+ *   in mcentral      the count field holds the objects in use. A pusher decrements it
+ *                    with the same CAS that links the object. LISTED says the span is on
+ *                    the partial list; a pusher that finds it clear takes the mcentral's
+ *                    lock *before* its CAS and lists the span (so a span that went back
+ *                    full becomes reusable on its first remote free, while later pushes
+ *                    take no lock). The pusher whose CAS takes the count to zero also
+ *                    sets DYING and releases the span to the mheap under the lock; a
+ *                    DYING span is never cached again.
+ *
+ * Every transition that can release a span happens under the mcentral's lock after a
+ * CAS that exactly one thread wins, so no thread touches a released span. Spans taken
+ * from mcentral merge their pending list into the bitmap under the lock.
+ */
+
+uint64_t sl_sb_merged; /* statistics (relaxed atomic adds) */
+
+SL_NOINLINE void sl_sb_double_free(const void *p, const sl_span *s)
+{
+	sl_fatal("free(): double free or invalid pointer %p (size class %u, %u bytes)", p, s->sizeclass,
+		 s->elemsize);
+}
+
+/* The link word of an object on a remote-free list: XORed with the link key from 16
+ * bytes up (word 1 holds the mark; sl_link_get in core/internal.h), with the free key in
+ * 8-byte objects (word 0 is also the mark). Either key makes a link the program
+ * overwrote after the free decode misaligned (the free key is odd, the link key's low
+ * bits are 100), and the decode then aborts naming the object. */
+static inline void sl_sb_link_set(const sl_span *s, void *p, uintptr_t next)
+{
+	*(uintptr_t *)p = next ^ (s->keyoff ? sl_link_key : sl_free_key);
+}
+
+static inline void *sl_sb_link_get(const sl_span *s, const void *p)
+{
+	return sl_link_decode(p, s->keyoff ? sl_link_key : sl_free_key);
+}
+
+/* Span s goes back to the mheap: no object of it may keep the mark (a large object or
+ * a span of another class made of these pages would otherwise carry a stale one). */
+static void sl_sb_clear_marks(sl_span *s)
+{
+	for (uintptr_t p = s->base; p < s->base + s->limit; p += s->elemsize)
+		if (sl_sb_maybe_marked(s, (void *)p))
+			sl_sb_unmark(s, (void *)p);
+}
+
+/* Bitmaps of new and released spans (the mcentral's lock held). */
+
+static size_t sl_sb_meta_size(const sl_mcentral *ct)
+{
+	size_t n = (size_t)(ct->nelems + 63) / 64 * sizeof(uint64_t);
+	if (SL_FE_TINY_MAX && ct->elemsize == 16)
+		n += (size_t)ct->nelems * sizeof(uint16_t);
+	return n;
+}
+
+/* Gives new SMALL span s its bitmap (every slot free), from the class's spare ones or
+ * the metadata allocator (never malloc). */
+static bool sl_sb_span_init(sl_mcentral *ct, sl_span *s)
+{
+	if (ct->nelems >= 65536 || ct->elemsize % 8)
+		sl_fatal("bitmap front end: size class %u (%u bytes, %u per span) is not supported", ct->sizeclass,
+			 ct->elemsize, ct->nelems);
+	size_t size = sl_sb_meta_size(ct);
+	void *m = ct->fe_spare;
+	if (m)
+		ct->fe_spare = *(void **)m;
+	else if (!(m = sl_meta_alloc(size)))
+		return false;
+	memset(m, 0, size);
+	uint64_t *bits = m;
+	uint32_t nw = sl_sb_nwords(s);
+	for (uint32_t w = 0; w < nw; w++)
+		bits[w] = ~(uint64_t)0;
+	if (s->nelems % 64)
+		bits[nw - 1] = ((uint64_t)1 << (s->nelems % 64)) - 1;
+	s->freebits = bits;
+	s->tinywords = SL_FE_TINY_MAX && ct->elemsize == 16 ? (uint16_t *)(bits + nw) : NULL;
+	atomic_store_explicit(&s->xfree, SL_XF_LISTED, memory_order_relaxed); /* on partial, none in use */
+	return true;
+}
+
+/* A new span on the partial list, with its bitmap; NULL when memory is exhausted. */
+static sl_span *sl_sb_grow(sl_mcentral *ct)
+{
+	sl_span *s = sl_mcentral_grow(ct);
+	if (s && !sl_sb_span_init(ct, s)) {
+		sl_partial_remove(ct, s);
+		ct->nspans--;
+		sl_mheap_free(ct->heap, s);
+		s = NULL;
+	}
+	return s;
+}
+
+/* Span s has no object in use and nobody can reach it any more: back to the mheap. */
+static void sl_sb_release(sl_mcentral *ct, sl_span *s)
+{
+	if (s->partial)
+		sl_partial_remove(ct, s);
+	ct->nspans--;
+	sl_sb_clear_marks(s);
+	*(void **)s->freebits = ct->fe_spare;
+	ct->fe_spare = s->freebits;
+	s->freebits = NULL;
+	s->tinywords = NULL;
+	atomic_store_explicit(&s->xfree, 0, memory_order_relaxed);
+	sl_mheap_free(ct->heap, s);
+}
+
+uint32_t sl_sb_merge(sl_span *s, void *list)
+{
+	uint64_t n = 0;
+	const void *prev = NULL;
+	while (list) {
+		/* A decoded link that is no object of this span was overwritten (the first
+		 * object comes from the remote-free word). */
+		if (!sl_span_is_object(s, list))
+			sl_link_corrupt(prev ? prev : list);
+		uint32_t idx = sl_sb_index(s, list);
+		uint64_t bit = (uint64_t)1 << (idx & 63);
+		if (s->freebits[idx >> 6] & bit)
+			sl_sb_double_free(list, s);
+		s->freebits[idx >> 6] |= bit;
+		n++;
+		prev = list;
+		list = sl_sb_link_get(s, list);
+	}
+	if (n)
+		__atomic_fetch_add(&sl_sb_merged, n, __ATOMIC_RELAXED);
+	return (uint32_t)n;
+}
+
+/* Takes a span with free slots from mcentral (or a new one) for the cache entry owner. */
+sl_span *sl_mcentral_cache_span(sl_mcentral *ct, void *owner)
+{
+	sl_sync_lock(&ct->lock);
+	sl_span *s;
+	for (;;) {
+		if (!(s = ct->partial) && !(s = sl_sb_grow(ct)))
+			break;
+		sl_partial_remove(ct, s);
+		uint64_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+		while (!(x & SL_XF_DYING) &&
+		       !atomic_compare_exchange_weak_explicit(&s->xfree, &x, SL_XF_OWNED, memory_order_acq_rel,
+							      memory_order_acquire))
+			;
+		if (x & SL_XF_DYING)
+			continue; /* its last free is releasing it */
+		sl_sb_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+		__atomic_store_n(&s->fe_owner, owner, __ATOMIC_RELAXED);
+		break;
+	}
+	sl_sync_unlock(&ct->lock);
+	return s;
+}
+
+void sl_mcentral_uncache_span(sl_span *s)
+{
+	__atomic_store_n(&s->fe_owner, NULL, __ATOMIC_RELAXED);
+	sl_mcentral *ct = &s->heap->central[s->sizeclass];
+	sl_sync_lock(&ct->lock);
+	for (;;) {
+		uint64_t x = atomic_exchange_explicit(&s->xfree, SL_XF_OWNED, memory_order_acq_rel);
+		sl_sb_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+		uint32_t nfree = sl_sb_popcount(s);
+		if (nfree == s->nelems) {
+			sl_sb_release(ct, s); /* nothing in use: nobody can push */
+			break;
+		}
+		uint64_t want = (uint64_t)(s->nelems - nfree) << 48 | (nfree ? SL_XF_LISTED : 0);
+		uint64_t expect = SL_XF_OWNED;
+		if (atomic_compare_exchange_strong_explicit(&s->xfree, &expect, want, memory_order_acq_rel,
+							    memory_order_acquire)) {
+			s->nfree = nfree;
+			if (nfree)
+				sl_partial_push(ct, s);
+			break;
+		}
+		/* A remote free arrived meanwhile: merge it too. */
+	}
+	sl_sync_unlock(&ct->lock);
+}
+
+void sl_mcentral_free_remote(sl_span *s, void *p)
+{
+	sl_mcentral *ct = &s->heap->central[s->sizeclass];
+	bool locked = false;
+	if (s->keyoff)
+		sl_sb_mark(s, p); /* 8-byte objects: the encoded link below is the mark */
+	uint64_t x = atomic_load_explicit(&s->xfree, memory_order_acquire), nx;
+	for (;;) {
+		if (x & SL_XF_OWNED) {
+			sl_sb_link_set(s, p, (uintptr_t)(x & SL_XF_PTRMASK));
+			nx = (uintptr_t)p | SL_XF_OWNED;
+		} else {
+			if ((x & SL_XF_DYING) || (x >> 48) == 0) {
+				if (locked)
+					sl_sync_unlock(&ct->lock);
+				sl_sb_double_free(p, s); /* nothing of s is in use */
+			}
+			if (!(x & SL_XF_LISTED) && !locked) {
+				sl_sync_lock(&ct->lock);
+				locked = true;
+				x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+				continue;
+			}
+			sl_sb_link_set(s, p, (uintptr_t)(x & SL_XF_PTRMASK));
+			nx = ((x & ~SL_XF_PTRMASK) - SL_XF_ONE) | (uintptr_t)p | SL_XF_LISTED;
+			if ((nx >> 48) == 0)
+				nx |= SL_XF_DYING;
+		}
+		if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, nx, memory_order_acq_rel,
+							  memory_order_acquire))
+			break;
+	}
+	if (!(nx & SL_XF_OWNED) && (!(x & SL_XF_LISTED) || (nx & SL_XF_DYING))) {
+		if (!locked) {
+			sl_sync_lock(&ct->lock);
+			locked = true;
+		}
+		if (nx & SL_XF_DYING) {
+			/* The last object: merge (catches a double free that made the count reach
+			 * zero early) and release. */
+			uint64_t list = atomic_exchange_explicit(&s->xfree, SL_XF_DYING, memory_order_acq_rel);
+			sl_sb_merge(s, (void *)(uintptr_t)(list & SL_XF_PTRMASK));
+			sl_sb_release(ct, s);
+		} else if (!s->partial) {
+			sl_partial_push(ct, s);
+		}
+	}
+	if (locked)
+		sl_sync_unlock(&ct->lock);
+}
+
+/* For a thread without a cache (initialising, or after its cache was torn down at
+ * exit). */
+void *sl_mcentral_alloc_object(sl_mcentral *ct)
+{
+	void *p = NULL;
+	sl_sync_lock(&ct->lock);
+	for (;;) {
+		sl_span *s = ct->partial;
+		if (!s && !(s = sl_sb_grow(ct)))
+			break;
+		/* Reserve one object (count + 1: no free can now take the count to zero) and
+		 * take the pending list. */
+		uint64_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+		while (!(x & SL_XF_DYING) &&
+		       !atomic_compare_exchange_weak_explicit(&s->xfree, &x, (x & ~SL_XF_PTRMASK) + SL_XF_ONE,
+							      memory_order_acq_rel, memory_order_acquire))
+			;
+		if (x & SL_XF_DYING) {
+			sl_partial_remove(ct, s);
+			continue;
+		}
+		sl_sb_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
+		uint32_t nw = sl_sb_nwords(s), w = 0;
+		while (w < nw && !s->freebits[w])
+			w++;
+		if (w == nw)
+			sl_fatal("bitmap front end: span %p of class %u is listed without a free slot", (void *)s->base,
+				 ct->sizeclass);
+		uint32_t i = (uint32_t)__builtin_ctzll(s->freebits[w]);
+		s->freebits[w] &= s->freebits[w] - 1;
+		p = (void *)(s->base + ((uintptr_t)w * 64 + i) * s->elemsize);
+		sl_sb_unmark(s, p);
+		if (!sl_sb_popcount(s)) {
+			/* Full: off the partial list unless a remote free is pending. */
+			x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+			while (!(x & SL_XF_PTRMASK)) {
+				if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~SL_XF_LISTED,
+									  memory_order_acq_rel, memory_order_acquire)) {
+					sl_partial_remove(ct, s);
+					break;
+				}
+			}
+		}
+		break;
+	}
+	sl_sync_unlock(&ct->lock);
+	return p;
+}
+
+#endif

@@ -3,8 +3,8 @@
  * with mbind(2). See numa/node.h and numa/README.md; the engine's overview is in
  * core/malloc.c.
  *
- * Compiled into every variant (the build compiles every .c file of numa/); the body exists only when
- * the variant selects this policy.
+ * Compiled only into the variants whose NUMA policy is `node` (CMakeLists.txt,
+ * spanlab_variant_sources).
  *
  * Discovery. sl_numa_node_init runs once, from the engine's initialisation, with the
  * engine able to serve allocations without a thread cache: hwloc's own malloc calls
@@ -31,8 +31,6 @@
  * the topology is known; pages already touched by then stay where they are.
  */
 #define _GNU_SOURCE
-
-#if defined(SPANLAB_NUMA_NODE)
 
 #include <errno.h>
 #include <hwloc.h>
@@ -212,7 +210,3 @@ static void sl_numa_node_mbind(void *addr, size_t len, unsigned node)
 	if (syscall(SYS_mbind, addr, len, SL_NUMA_NODE_MPOL, mask, (unsigned long)SL_NUMA_NODE_OS_MAX + 1, 0u) != 0)
 		sl_numa_node_report(addr, len, node, os, strerror(errno));
 }
-
-#else
-typedef int sl_numa_node_not_selected; /* ISO C wants a non-empty translation unit */
-#endif

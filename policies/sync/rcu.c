@@ -1,10 +1,8 @@
 /*
  * policies/sync/rcu.c — the `rcu` central-sync policy's stack operations. The design
- * (flavour, ABA argument, progress) is described in rcu.h. Compiled into every variant
- * by the top-level build; the body exists only in variants with SPANLAB_SYNC_RCU.
+ * (flavour, ABA argument, progress) is described in rcu.h. Compiled only into the
+ * variants whose sync policy is `rcu` (CMakeLists.txt, spanlab_variant_sources).
  */
-#if defined(SPANLAB_SYNC_RCU)
-
 #include <stdatomic.h>
 #include <urcu/urcu-bp.h>
 
@@ -109,5 +107,3 @@ void sl_sync_rcu_postfork_child(void)
 	urcu_bp_after_fork_child();
 	pthread_mutex_init(&sl_rcu_gp_lock, NULL);
 }
-
-#endif

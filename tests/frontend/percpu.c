@@ -44,7 +44,7 @@
 
 #include "../check.h"
 #include "../../core/internal.h"
-#include "../../core/transfer.h"
+#include "../../core/frontend/percpu/transfer.h"
 
 static int nthreads = 8;
 static long nops = 200000;

@@ -1,10 +1,10 @@
 /*
- * core/transfer.h — the transfer cache (TCMalloc's): per heap and size class, a bounded
- * array of free-object pointers between the CPU caches and mcentral. See
- * core/transfer.c for the design and sizing, core/malloc.c for the overview.
+ * core/frontend/percpu/transfer.h — the transfer cache (TCMalloc's): per heap and size
+ * class, a bounded array of free-object pointers between the CPU caches and mcentral.
+ * See transfer.c for the design and sizing, core/malloc.c for the overview.
  */
-#ifndef SPANLAB_CORE_TRANSFER_H
-#define SPANLAB_CORE_TRANSFER_H
+#ifndef SPANLAB_FE_PERCPU_TRANSFER_H
+#define SPANLAB_FE_PERCPU_TRANSFER_H
 
 /* Capacity of one class's transfer cache, in batches of the class (`batch` objects
  * each); 0 turns the transfer cache off. A build-time knob (README.md). */

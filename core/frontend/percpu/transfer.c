@@ -1,6 +1,6 @@
 /*
- * core/transfer.c — the transfer cache, between the per-CPU caches (front end `percpu`)
- * and mcentral. See malloc.c for the overview.
+ * core/frontend/percpu/transfer.c — the transfer cache, between the per-CPU caches
+ * (front end `percpu`) and mcentral. See core/malloc.c for the overview.
  *
  * One per heap and size class: an array of up to `cap` pointers to free objects, under
  * the central-sync policy's lock. A CPU cache that overflows inserts the objects it
@@ -29,7 +29,7 @@
  * (refill) of every object, the cost the array saves; a list moves to and from
  * mcentral's stack in O(1) as it is.
  */
-#include "internal.h"
+#include "../../internal.h"
 #include "transfer.h"
 
 static sl_transfer sl_transfers[SL_NUMA_MAX_NODES][SL_NUM_CLASSES];

@@ -1,15 +1,15 @@
 /*
- * core/frontend/percpu.h — front end `percpu` (TCMalloc's current front end): per CPU
- * and size class, a bounded array of free objects, pushed and popped by restartable
+ * core/frontend/percpu/percpu.h — front end `percpu` (TCMalloc's current front end): per
+ * CPU and size class, a bounded array of free objects, pushed and popped by restartable
  * sequences (Linux rseq) without a lock or an atomic read-modify-write. Refill and
- * flush move up to a batch through the transfer cache (core/transfer.c) or mcentral;
- * the slow paths are in core/frontend_percpu.c. Contract: core/frontend/README.md;
- * design in core/malloc.c ("Front ends").
+ * flush move up to a batch through the transfer cache (transfer.c) or mcentral; the
+ * slow paths are in percpu.c. Contract: core/frontend/README.md; design in
+ * core/malloc.c ("Front ends").
  *
  * Where rseq is unavailable (a kernel without it, or glibc's registration switched
  * off: GLIBC_TUNABLES=glibc.pthread.rseq=0 makes __rseq_size 0), the front end is
- * `freelist` (core/frontend/freelist.h) with its per-thread lists in struct sl_mcache,
- * chosen once, before the first thread cache exists (sl_pcpu_rseq), and reported
+ * `freelist` (freelist/freelist.h) with its per-thread lists (percpu/cache.h), chosen
+ * once, before the first thread cache exists (sl_pcpu_rseq), and reported
  * with SPANLAB_VERBOSE=1 and in the statistics (percpu_active).
  *
  * The CPU caches. sl_pcpu_slabs[cpu] points at the CPU's slab (sl_meta_alloc, made on
@@ -28,21 +28,14 @@
  * moves it to the abort handler), and nothing before the commit is visible in the
  * header.
  */
-#include "freelist.h"
-
-#if defined(SL_FE_TYPES)
-#ifndef SPANLAB_FE_PERCPU_TYPES
-#define SPANLAB_FE_PERCPU_TYPES
-/* A thread's own figures under `percpu` (owner thread writes, anyone reads: relaxed).
- * The fallback uses struct sl_mcache's lists instead, as `freelist` does. */
-typedef struct sl_fe_percpu_cache {
-	uint64_t nmalloc[SL_NUM_CLASSES]; /* objects this thread allocated */
-	uint64_t nfree[SL_NUM_CLASSES];	  /* objects this thread freed */
-	uint32_t nrefill;		  /* refills since the last NUMA node check */
-} sl_fe_percpu_cache;
-#endif
-#elif !defined(SPANLAB_FE_PERCPU_H)
+#ifndef SPANLAB_FE_PERCPU_H
 #define SPANLAB_FE_PERCPU_H
+
+#include <stddef.h>
+
+#include "../freelist/freelist.h"
+
+_Static_assert(offsetof(sl_fe_percpu_cache, fl) == 0, "freelist's state comes first (sl_fl)");
 
 #define sl_fe_percpu_NAME_ "percpu"
 #define sl_fe_percpu_TINY_MAX_ 0
@@ -75,7 +68,7 @@ typedef struct sl_pcpu_hdr {
 	uint32_t cur, begin, end, unused;
 } sl_pcpu_hdr;
 
-/* Set once before the first thread cache exists (frontend_percpu.c), then read-only. */
+/* Set once before the first thread cache exists (percpu.c), then read-only. */
 extern bool sl_pcpu_rseq;		   /* true: CPU caches; false: `freelist` */
 extern ptrdiff_t sl_pcpu_rseq_off;	   /* glibc's __rseq_offset */
 extern uint8_t sl_pcpu_keyslot[SL_NUM_CLASSES]; /* SL_KEY_OFFSET of the class, in words */
@@ -87,6 +80,7 @@ bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p);
 void sl_fe_percpu_free_small(sl_span *s, void *p);
 void sl_fe_percpu_cache_init(sl_mcache *c);
 void sl_fe_percpu_cache_teardown(sl_mcache *c);
+void sl_fe_percpu_cache_lost(sl_mcache *c);
 void sl_fe_percpu_flush(sl_mcache *c);
 void sl_fe_percpu_stats(spanlab_stats *out);
 
@@ -318,9 +312,6 @@ SL_INLINE size_t sl_fe_percpu_usable(sl_span *s, const void *p)
 	(void)p;
 	return s->elemsize;
 }
-
-/* Nothing of the thread's own but counters, which the engine folds in itself. */
-SL_INLINE void sl_fe_percpu_cache_retire(sl_mcache *c) { (void)c; }
 
 SL_INLINE uint64_t sl_fe_percpu_cache_mallocs(sl_mcache *c, uint32_t cls)
 {

@@ -1,26 +1,31 @@
 /*
- * core/frontend/freelist.h — front end `freelist` (TCMalloc's): per thread and class, a
- * singly-linked list of free objects; refill and flush move whole batches through
- * mcentral (core/mcache.c). The default. Contract: core/frontend/README.md.
+ * core/frontend/freelist/freelist.h — front end `freelist` (TCMalloc's): per thread and
+ * class, a singly-linked list of free objects; refill and flush move whole batches
+ * through mcentral. The default. Contract: core/frontend/README.md.
  *
- * The lists live in struct sl_mcache itself (lists[], nin[], nout[]: core/internal.h);
- * the slow paths are in core/frontend_freelist.c and core/mcache.c.
+ * The per-thread state is struct sl_fe_freelist_cache (cache.h); the slow paths
+ * (refill, flush, the NUMA remote lists, thread exit) are in freelist.c. Front end
+ * `percpu` falls back to this one and reuses its functions: a cache type that embeds
+ * sl_fe_freelist_cache as its first member (percpu/cache.h) gets the same state
+ * through sl_fl.
  */
-#if defined(SL_FE_TYPES)
-#ifndef SPANLAB_FE_FREELIST_TYPES
-#define SPANLAB_FE_FREELIST_TYPES
-typedef struct sl_fe_freelist_cache {
-	char unused; /* the lists are sl_mcache.lists[] */
-} sl_fe_freelist_cache;
-#endif
-#elif !defined(SPANLAB_FE_FREELIST_H)
+#ifndef SPANLAB_FE_FREELIST_H
 #define SPANLAB_FE_FREELIST_H
 
 #define sl_fe_freelist_NAME_ "freelist"
 #define sl_fe_freelist_TINY_MAX_ 0
 
+/* The freelist state of thread cache c: the front end's own cache, or the first
+ * member of a cache type that embeds it (percpu's). */
+SL_INLINE sl_fe_freelist_cache *sl_fl(sl_mcache *c) { return (sl_fe_freelist_cache *)(void *)&c->fe; }
+
 void *sl_fe_freelist_alloc_slow(uint32_t cls);
 void sl_fe_freelist_free_small(sl_span *s, void *p);
+void sl_fe_freelist_cache_teardown(sl_mcache *c);
+void sl_fe_freelist_cache_lost(sl_mcache *c);
+void sl_fl_flush(sl_mcache *c, uint32_t cls);	   /* a list above its max: one batch goes back */
+void sl_fl_drain(sl_mcache *c);			   /* every list and remote list goes back */
+void sl_fl_free_remote(sl_mcache *c, sl_span *s, void *p); /* another NUMA node's object */
 
 /*
  * The malloc fast path: a TLS load, a list pop (the link decoded and checked:
@@ -33,13 +38,13 @@ SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 {
 	sl_mcache *c = sl_tls_cache;
 	if (SL_LIKELY(c != NULL)) {
-		sl_freelist *l = &c->lists[cls];
+		sl_freelist *l = &sl_fl(c)->lists[cls];
 		void **p = l->head;
 		if (SL_LIKELY(p != NULL)) {
 			l->head = sl_link_get(p);
 			SL_COUNTER_ADD(l->count, -1);
 			p[l->keyslot] = NULL;
-			SL_COUNTER_ADD(c->lists[cls].nmalloc, 1);
+			SL_COUNTER_ADD(l->nmalloc, 1);
 			return p;
 		}
 	}
@@ -49,7 +54,7 @@ SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 /*
  * The free fast path, after the caller's page-map lookup (two loads): a validity check
  * of the offset (one multiply), the double-free test (the key), and a list push; no
- * lock, no atomic read-modify-write, no statistics (see struct sl_mcache). Returns
+ * lock, no atomic read-modify-write, no statistics (see cache.h). Returns
  * false for anything unusual (bad pointer, key present, an object of another NUMA
  * node's heap, an 8-byte object: its state is a byte in its span, which the slow path
  * sets; its span's limit fails the object check, SL_OBJ8 in core/internal.h): the
@@ -59,7 +64,7 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 {
 	if (SL_LIKELY(SL_NUMA_MAX_NODES == 1 || s->heap == c->heap)) {
 		void **key = (void **)((char *)p + s->keyoff);
-		sl_freelist *l = &c->lists[s->sizeclass];
+		sl_freelist *l = &sl_fl(c)->lists[s->sizeclass];
 		void *head = l->head;
 		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
 			uint32_t n = l->count + 1;
@@ -68,7 +73,7 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 			l->head = p;
 			__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
 			if (SL_UNLIKELY(n > l->max))
-				sl_mcache_flush(c, s->sizeclass);
+				sl_fl_flush(c, s->sizeclass);
 			return true;
 		}
 	}
@@ -93,26 +98,27 @@ SL_INLINE size_t sl_fe_freelist_usable(sl_span *s, const void *p)
 
 SL_INLINE void sl_fe_freelist_cache_init(sl_mcache *c)
 {
+	sl_fe_freelist_cache *f = sl_fl(c);
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-		c->lists[cls].max = sl_classes[cls].batch;
-		c->lists[cls].keyslot = SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *);
+		f->lists[cls].max = sl_classes[cls].batch;
+		f->lists[cls].keyslot = SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *);
 	}
 }
 
-SL_INLINE void sl_fe_freelist_cache_teardown(sl_mcache *c) { sl_mcache_flush_all(c); }
-SL_INLINE void sl_fe_freelist_flush(sl_mcache *c) { sl_mcache_flush_all(c); }
+SL_INLINE void sl_fe_freelist_flush(sl_mcache *c) { sl_fl_drain(c); }
 
 SL_INLINE uint64_t sl_fe_freelist_cache_mallocs(sl_mcache *c, uint32_t cls)
 {
-	return SL_COUNTER_READ(c->lists[cls].nmalloc);
+	return SL_COUNTER_READ(sl_fl(c)->lists[cls].nmalloc);
 }
 
 /* Objects the program freed into cache c: the free fast path counts nothing, so this
- * is derived (see struct sl_mcache). */
+ * is derived (see cache.h). */
 SL_INLINE uint64_t sl_fe_freelist_cache_frees(sl_mcache *c, uint32_t cls)
 {
-	return SL_COUNTER_READ(c->lists[cls].nmalloc) + SL_COUNTER_READ(c->nout[cls]) +
-	       SL_COUNTER_READ(c->lists[cls].count) - SL_COUNTER_READ(c->nin[cls]);
+	sl_fe_freelist_cache *f = sl_fl(c);
+	return SL_COUNTER_READ(f->lists[cls].nmalloc) + SL_COUNTER_READ(f->nout[cls]) +
+	       SL_COUNTER_READ(f->lists[cls].count) - SL_COUNTER_READ(f->nin[cls]);
 }
 
 /* Free objects of a span on the mcentral's partial list (its lock held). */

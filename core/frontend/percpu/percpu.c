@@ -1,8 +1,8 @@
 /*
- * core/frontend_percpu.c — the slow paths of front end `percpu` (fast paths and the
- * critical sections in core/frontend/percpu.h): start-up choice between CPU caches
+ * core/frontend/percpu/percpu.c — the slow paths of front end `percpu` (fast paths and
+ * the critical sections in percpu.h): start-up choice between CPU caches
  * and the `freelist` fallback, CPU slabs made on first use, refill on underflow and
- * flush on overflow through the transfer cache (core/transfer.c) and mcentral,
+ * flush on overflow through the transfer cache (transfer.c) and mcentral,
  * statistics. See malloc.c for the overview.
  *
  * Sizing, per CPU and class: capacity sl_pcpu_cap = SPANLAB_PERCPU_CLASS_BYTES / size
@@ -11,7 +11,7 @@
  *
  * Ownership: a CPU's slab belongs to no thread; any thread running on that CPU pushes
  * and pops through critical sections, so objects freed by an exiting thread stay
- * cached for the next one. Thread caches (struct sl_mcache) remain, for the per-thread
+ * cached for the next one. Thread caches remain (percpu/cache.h), for the per-thread
  * counters, the NUMA remote lists and the fallback's lists.
  */
 #define _GNU_SOURCE
@@ -21,10 +21,8 @@
 #include <sys/rseq.h>
 #include <sys/sysinfo.h>
 
-#include "internal.h"
+#include "../../internal.h"
 #include "transfer.h"
-
-#if defined(SPANLAB_FRONTEND_PERCPU)
 
 #if !defined(__x86_64__)
 #error "front end percpu: the critical sections are written for x86-64"
@@ -224,15 +222,8 @@ SL_NOINLINE void *sl_fe_percpu_alloc_slow(uint32_t cls)
 		return sl_fe_freelist_alloc_slow(cls);
 	__atomic_fetch_add(&sl_pcpu_underflows[cls], 1, __ATOMIC_RELAXED);
 	/* A thread that moved to another NUMA node sends its remote lists home and
-	 * allocates from its new node's heap (as sl_mcache_refill). */
-	if (SL_NUMA_MAX_NODES > 1 && sl_nheaps > 1 && ++c->fe.nrefill >= 16) {
-		c->fe.nrefill = 0;
-		sl_mheap *h = &sl_heaps[sl_numa_current_node() % sl_nheaps];
-		if (h != c->heap) {
-			sl_mcache_flush_all(c);
-			c->heap = h;
-		}
-	}
+	 * allocates from its new node's heap. */
+	sl_mcache_follow_node(c);
 	void *buf[SL_PCPU_BUF];
 	bool slab = sl_pcpu_slab(sl_pcpu_cpu_hint()) != NULL;
 	uint32_t n = sl_pcpu_gather(c->heap, cls, buf, slab ? sl_pcpu_move[cls] : 1);
@@ -289,7 +280,7 @@ void sl_fe_percpu_free_small(sl_span *s, void *p)
 		__atomic_fetch_add(&sl_uncached_frees[cls], 1, __ATOMIC_RELAXED);
 	if (SL_NUMA_MAX_NODES > 1 && c && s->heap != c->heap) {
 		/* Another NUMA node's object: home with the next batch. */
-		sl_mcache_free_remote(c, s, p);
+		sl_fl_free_remote(c, s, p);
 		return;
 	}
 	if (!sl_pcpu_push(SL_PCPU_OFF(cls), p))
@@ -303,9 +294,11 @@ void sl_fe_percpu_cache_init(sl_mcache *c)
 		sl_fe_freelist_cache_init(c);
 }
 
-/* Thread exit: the fallback's lists and the NUMA remote lists go back; what the thread
- * freed into CPU caches stays there for the CPU's next user. */
-void sl_fe_percpu_cache_teardown(sl_mcache *c) { sl_mcache_flush_all(c); }
+/* Thread exit (or a move to another NUMA node): the fallback's lists and the NUMA
+ * remote lists go back; what the thread freed into CPU caches stays there for the
+ * CPU's next user. */
+void sl_fe_percpu_cache_teardown(sl_mcache *c) { sl_fe_freelist_cache_teardown(c); }
+void sl_fe_percpu_cache_lost(sl_mcache *c) { sl_fe_freelist_cache_lost(c); }
 
 /* Every object of this CPU's cache leaves it. */
 static void sl_pcpu_drain_here(sl_mheap *h)
@@ -324,7 +317,7 @@ static void sl_pcpu_drain_here(sl_mheap *h)
  * affinity back. A CPU the thread may not run on (a cpuset) keeps its cache. */
 void sl_fe_percpu_flush(sl_mcache *c)
 {
-	sl_mcache_flush_all(c);
+	sl_fl_drain(c);
 	if (!sl_pcpu_rseq)
 		return;
 	cpu_set_t mine, one;
@@ -373,5 +366,3 @@ void sl_fe_percpu_stats(spanlab_stats *out)
 	}
 	out->percpu_slab_nomem = __atomic_load_n(&sl_pcpu_slab_nomem, __ATOMIC_RELAXED);
 }
-
-#endif
