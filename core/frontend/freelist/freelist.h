@@ -31,7 +31,7 @@ void sl_fl_free_remote(sl_mcache *c, sl_span *s, void *p); /* another NUMA node'
  * The malloc fast path: a TLS load, a list pop (the link decoded and checked:
  * sl_link_get) and thread-local counters, no lock, no atomic read-modify-write. With
  * the caller's class lookup (one table load) and the free below, go-mutex-flat runs
- * 107 instructions per malloc+free pair of sl-fastpath, its loop included
+ * 106 instructions per malloc+free pair of sl-fastpath, its loop included
  * (scripts/fastpath-budget.sh go-mutex-flat).
  */
 SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
