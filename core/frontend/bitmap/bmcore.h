@@ -47,7 +47,7 @@ void sl_bm_stats(spanlab_stats *out);
  * The malloc fast path: a TLS load, the class's cache line, a count-trailing-zeros
  * and a clear-lowest-bit, a multiply for the address, a thread-local counter; no lock,
  * no atomic read-modify-write. With the free below, go-mutex-flat-bitmap runs 120.4
- * instructions per malloc+free pair of sl-fastpath, its loop included (freelist: 106;
+ * instructions per malloc+free pair of sl-fastpath, its loop included (freelist: 98;
  * scripts/fastpath-budget.sh go-mutex-flat-bitmap go-mutex-flat).
  */
 SL_INLINE void *sl_bm_alloc(uint32_t cls)

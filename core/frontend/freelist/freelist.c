@@ -163,6 +163,10 @@ SL_NOINLINE void *sl_fe_freelist_alloc_slow(uint32_t cls)
 	if (!c)
 		c = sl_mcache_get_slow();
 	void **p;
+	if (c && sl_fl(c)->lists[cls].head) {
+		/* The fast path found the head's link misaligned: decoding it aborts. */
+		sl_link_get(sl_fl(c)->lists[cls].head);
+	}
 	if (c) {
 		p = sl_fl_refill(c, cls);
 		if (SL_LIKELY(p != NULL))

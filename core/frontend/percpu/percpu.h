@@ -284,9 +284,10 @@ SL_INLINE bool sl_fe_percpu_free_fast(sl_mcache *c, sl_span *s, void *p)
 	if (SL_UNLIKELY(!sl_pcpu_rseq))
 		return sl_fe_freelist_free_fast(c, s, p);
 	if (SL_LIKELY(SL_NUMA_MAX_NODES == 1 || s->heap == c->heap)) {
-		void **key = (void **)((char *)p + s->keyoff);
 		/* 8-byte objects fail the object check (their span's limit is 0) and take
-		 * the slow path: their free state is a byte in the span (SL_OBJ8). */
+		 * the slow path: their free state is a byte in the span (SL_OBJ8); every
+		 * other object's key is word 1. */
+		void **key = (void **)p + 1;
 		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
 			*key = (void *)sl_free_key;
 			SL_COUNTER_ADD(c->fe.nfree[s->sizeclass], 1);
