@@ -73,12 +73,13 @@
  *      free slots (a bitmap refill); after the last word, the span's remote frees are
  *      merged and the scan restarts.
  *   2. Span full: unlike Go, the mcache keeps it (mimalloc's rule that a page stays
- *      with its thread): it joins the class's owned spans, and the mcache allocates
- *      next from the oldest owned span with at least half its slots free (else the
- *      one with the most, if an eighth are), else from a span with free slots on mcentral's
- *      partial list under the central-sync policy's lock, or a new span from the
- *      mheap. Beyond 8 owned spans per class the one with the fewest free slots goes
- *      back to mcentral (off every list until something in it is freed).
+ *      with its thread): it joins the class's owned spans, and the mcache looks at
+ *      the 4 oldest of them and allocates next from the first with at least half its
+ *      slots free (else the one with the most, if an eighth are), else from a span
+ *      with free slots on mcentral's partial list under the central-sync policy's
+ *      lock, or a new span from the mheap. Beyond 8 owned spans per class, or 256 KiB
+ *      of them if that is more, the one with the fewest free slots goes back to
+ *      mcentral (off every list until something in it is freed).
  *   3. free by the owning thread, into any span it owns: set the object's bit (one
  *      test catches a double free exactly; no atomic). By any other thread: push on
  *      the span's atomic remote-free list (one CAS, mimalloc's thread-free list); the

@@ -10,7 +10,7 @@
  *   owned    a span that fills stays owned by its thread (s->fe_owner): the owner's
  *            frees into it are not remote frees, and the cache allocates from it again
  *            when its current span fills; another thread's frees into it are merged
- *            then; beyond SL_BM_OWN_MAX kept spans the cache gives spans back to
+ *            then; beyond its limit of kept spans (sl_bm_own_limit) the cache gives spans back to
  *            mcentral, and every object is still freed exactly once.
  *   remote   several threads free objects of one span owned by the main thread while
  *            it keeps allocating from it: every object is handed out at most once at a
@@ -132,7 +132,7 @@ static void *owned_thread(void *arg)
 	       (unsigned long long)(st1.remote_merged - st0.remote_merged), nb);
 	ow_free_all(NULL);
 	spanlab_free(q);
-	/* Many spans of live objects: at most SL_BM_OWN_MAX + 1 stay owned. */
+	/* Many spans of live objects: at most the class's limit plus one stay owned. */
 	uint32_t n = 0, owned = 0;
 	static void *live[OW_MAX];
 	while (n < OW_MAX) {
@@ -143,8 +143,8 @@ static void *owned_thread(void *arg)
 	for (uint32_t i = 0; i < n; i++)
 		if (i == 0 || sl_span_of(live[i]) != sl_span_of(live[i - 1]))
 			owned += ow_owned(live[i]);
-	EXPECT(owned <= SL_BM_OWN_MAX + 1 && owned >= 1, "%u spans owned (at most %d kept)", owned,
-	       SL_BM_OWN_MAX + 1);
+	EXPECT(owned <= sl_bm_own_limit(cls) + 1 && owned >= 1, "%u spans owned (at most %u kept)", owned,
+	       sl_bm_own_limit(cls) + 1);
 	for (uint32_t i = 0; i < n; i++) {
 		EXPECT(((unsigned char *)live[i])[size - 1] == 0x5a, "object %u overwritten", i);
 		spanlab_free(live[(i * 7919u) % n]);

@@ -10,19 +10,24 @@
  * from mcentral stays owned (s->fe_owner = the cache's entry for the class, xfree
  * OWNED) when it fills: it goes on the class's owned list instead of back to mcentral,
  * so the owner's later frees into it are plain bit sets (bmcore.h). When the
- * current span is full the owner looks at its owned spans, oldest first (in FIFO-like
- * programs the emptiest), merging their remote frees: it takes the first with at least
- * half its slots free, else the one with the most if at least an eighth are free;
- * otherwise it takes a span from mcentral. A span goes back to mcentral when
- *   - the owned list would exceed SL_BM_OWN_MAX (8) spans as the cache takes a span
- *     from mcentral: the one with the fewest free slots goes (the frees of its objects
- *     become remote frees; a span that went back full is listed by the first);
+ * current span is full the owner looks at its SL_BM_SCAN (4) oldest owned spans (in
+ * FIFO-like programs the emptiest), merging their remote frees and counting their free
+ * slots. It takes the first with at least half its slots free, else the one
+ * with the most if at least an eighth are free; otherwise it takes a span from
+ * mcentral. A span goes back to mcentral when
+ *   - the owned list would exceed its limit as the cache takes a span from mcentral:
+ *     SL_BM_OWN_MAX (8) spans, or as many as SL_BM_OWN_BYTES (256 KiB) of spans hold if
+ *     that is more (32 spans of one page); the one with the fewest free slots among
+ *     those looked at goes (the frees of its objects become remote frees; a span that
+ *     went back full is listed by the first);
  *   - the thread exits, calls malloc_trim, or moves to another NUMA node (every span).
- * So a thread holds at most 9 spans per class, entirely free ones included, until it
- * exits or trims (Go's mcache holds one; the cost is memory a quiet thread keeps).
+ * So a thread holds at most the limit plus one spans per class, entirely free ones
+ * included, until it exits or trims (Go's mcache holds one; the cost is memory a quiet
+ * thread keeps: 256 KiB or 9 spans per class). A switch costs at most SL_BM_SCAN
+ * merges and popcounts, however long the list.
  * While a span is owned, next/prev link the owned list and nfree holds its free slots
- * as last counted (a popcount of its bitmap during that scan); both are used only by
- * the owner's thread.
+ * as last counted (a popcount of its bitmap that stops at half its slots); both are
+ * used only by the owner's thread.
  */
 #include <errno.h>
 
@@ -77,6 +82,25 @@ static void sl_bm_own_remove(sl_bm_class *e, sl_span *s)
 	e->nowned--;
 }
 
+/* Spans entry e of class cls may keep on its owned list (the policy at the top of this
+ * file): SL_BM_OWN_MAX, or more while they hold at most SL_BM_OWN_BYTES together. */
+uint32_t sl_bm_own_limit(uint32_t cls)
+{
+	size_t span = (size_t)sl_sc_class_to_pages(cls) * SL_PAGE_SIZE;
+	size_t n = SL_BM_OWN_BYTES / span;
+	return n > SL_BM_OWN_MAX ? (uint32_t)n : SL_BM_OWN_MAX;
+}
+
+/* Free slots of s, counted word by word until the count reaches `enough` (then it is
+ * at least that). */
+static uint32_t sl_bm_count(const sl_span *s, uint32_t enough)
+{
+	uint32_t n = 0, nw = sl_sb_nwords(s);
+	for (uint32_t w = 0; w < nw && n < enough; w++)
+		n += sl_sb_popcount64(s->freebits[w]);
+	return n;
+}
+
 /* Entry e's current span is full (or there is none): the span to allocate from next,
  * by the policy at the top of this file; NULL when memory is exhausted. */
 static sl_span *sl_bm_next_span(sl_mcache *c, sl_bm_class *e, uint32_t cls)
@@ -85,11 +109,12 @@ static sl_span *sl_bm_next_span(sl_mcache *c, sl_bm_class *e, uint32_t cls)
 	e->span = NULL;
 	if (full)
 		sl_bm_own_push(e, full);
-	/* Oldest first (in FIFO-like programs the emptiest); stop at one half free. */
+	/* The oldest SL_BM_SCAN spans (in FIFO-like programs the emptiest). */
 	sl_span *best = NULL, *fewest = NULL, *s = e->owned;
-	for (uint32_t n = e->nowned; n; n--, s = s->next) {
+	uint32_t n = e->nowned < SL_BM_SCAN ? e->nowned : SL_BM_SCAN;
+	for (; n; n--, s = s->next) {
 		sl_sb_collect(s);
-		s->nfree = sl_sb_popcount(s);
+		s->nfree = sl_bm_count(s, (s->nelems + 1) / 2);
 		if (2 * s->nfree >= s->nelems) {
 			best = s;
 			break;
@@ -103,7 +128,7 @@ static sl_span *sl_bm_next_span(sl_mcache *c, sl_bm_class *e, uint32_t cls)
 		sl_bm_own_remove(e, best);
 		return best;
 	}
-	if (fewest && e->nowned > SL_BM_OWN_MAX) {
+	if (fewest && e->nowned > sl_bm_own_limit(cls)) {
 		sl_bm_own_remove(e, fewest);
 		sl_mcentral_uncache_span(fewest);
 	}

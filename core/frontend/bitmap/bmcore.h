@@ -33,6 +33,18 @@
 #define SPANLAB_BITMAP_OWN_MAX 8
 #endif
 #define SL_BM_OWN_MAX SPANLAB_BITMAP_OWN_MAX
+/* Bytes of spans a cache may keep per class when that allows more than SL_BM_OWN_MAX
+ * spans (bmcore.c); a build-time knob (README.md). */
+#ifndef SPANLAB_BITMAP_OWN_BYTES
+#define SPANLAB_BITMAP_OWN_BYTES (256 * 1024)
+#endif
+#define SL_BM_OWN_BYTES ((size_t)SPANLAB_BITMAP_OWN_BYTES)
+/* Owned spans a span switch looks at, oldest first (bmcore.c); a build-time knob
+ * (README.md). */
+#ifndef SPANLAB_BITMAP_SCAN
+#define SPANLAB_BITMAP_SCAN 4
+#endif
+#define SL_BM_SCAN SPANLAB_BITMAP_SCAN
 
 /* The core's state in thread cache c. */
 SL_INLINE sl_bm_cache *sl_bm(sl_mcache *c) { return &c->fe.bm; }
@@ -42,6 +54,7 @@ void sl_bm_free_object(sl_span *s, void *p, bool count);
 void sl_bm_cache_init(sl_mcache *c);
 void sl_bm_flush(sl_mcache *c);
 void sl_bm_stats(spanlab_stats *out);
+uint32_t sl_bm_own_limit(uint32_t cls);
 
 /*
  * The malloc fast path: a TLS load, the class's cache line, a count-trailing-zeros
