@@ -41,6 +41,7 @@
 #define SL_FE_TINY_MAX SL_FE_ALIAS(_TINY_MAX_)
 #define sl_fe_alloc SL_FE_ALIAS(_alloc)
 #define sl_fe_free_fast SL_FE_ALIAS(_free_fast)
+#define sl_fe_free_declined SL_FE_ALIAS(_free_declined)
 #define sl_fe_free_small SL_FE_ALIAS(_free_small)
 #define sl_fe_alloc_tiny SL_FE_ALIAS(_alloc_tiny)
 #define sl_fe_check_interior SL_FE_ALIAS(_check_interior)
@@ -60,6 +61,7 @@
 	_Static_assert(SL_FE_TINY_MAX == 0 || SL_FE_TINY_MAX == 16, "tiny blocks are 16 bytes"); \
 	SL_CHECK_SIGNATURE(sl_fe_alloc, void *(*)(uint32_t));                                   \
 	SL_CHECK_SIGNATURE(sl_fe_free_fast, bool (*)(sl_mcache *, sl_span *, void *));          \
+	SL_CHECK_SIGNATURE(sl_fe_free_declined, bool (*)(sl_mcache *, sl_span *, void *));      \
 	SL_CHECK_SIGNATURE(sl_fe_free_small, void (*)(sl_span *, void *));                      \
 	SL_CHECK_SIGNATURE(sl_fe_alloc_tiny, void *(*)(size_t));                                \
 	SL_CHECK_SIGNATURE(sl_fe_check_interior, bool (*)(sl_span *, const void *));            \

@@ -243,6 +243,15 @@ extern sl_class_info sl_classes[SL_NUM_CLASSES];
 #ifndef SPANLAB_DEFAULT_RETAIN_PERCENT
 #define SPANLAB_DEFAULT_RETAIN_PERCENT 200
 #endif
+#ifndef SPANLAB_DEFAULT_TCACHE_DYNAMIC
+#define SPANLAB_DEFAULT_TCACHE_DYNAMIC 1
+#endif
+#ifndef SPANLAB_DEFAULT_TCACHE_THREAD_KB
+#define SPANLAB_DEFAULT_TCACHE_THREAD_KB 4096
+#endif
+#ifndef SPANLAB_DEFAULT_TCACHE_TOTAL_MB
+#define SPANLAB_DEFAULT_TCACHE_TOTAL_MB 32
+#endif
 #define SL_OPTIONS(X)                                                                          \
 	X(stats, "STATS", 0, "print stats to stderr at exit: 0, 1 (text) or json")            \
 	X(verbose, "VERBOSE", 0, "report initialisation and degraded features on stderr")     \
@@ -251,7 +260,13 @@ extern sl_class_info sl_classes[SL_NUM_CLASSES];
 	X(retain_mb, "RETAIN_MB", SPANLAB_DEFAULT_RETAIN_MB,                                   \
 	  "idle resident memory kept at least (the retain budget's floor)")                    \
 	X(retain_percent, "RETAIN_PERCENT", SPANLAB_DEFAULT_RETAIN_PERCENT,                     \
-	  "retain budget: this percentage of the recent in-use peak, if above RETAIN_MB")
+	  "retain budget: this percentage of the recent in-use peak, if above RETAIN_MB")      \
+	X(tcache_dynamic, "TCACHE_DYNAMIC", SPANLAB_DEFAULT_TCACHE_DYNAMIC,                     \
+	  "freelist thread caches: 1 a per-thread byte budget grown on demand, 0 static caps") \
+	X(tcache_thread_kb, "TCACHE_THREAD_KB", SPANLAB_DEFAULT_TCACHE_THREAD_KB,               \
+	  "dynamic thread caches: the most one thread's budget grows to")                      \
+	X(tcache_total_mb, "TCACHE_TOTAL_MB", SPANLAB_DEFAULT_TCACHE_TOTAL_MB,                  \
+	  "dynamic thread caches: the pool all threads' budgets come from")
 typedef struct sl_options {
 #define SL_OPTION_FIELD(field, env, def, desc) long field;
 	SL_OPTIONS(SL_OPTION_FIELD)
@@ -418,10 +433,20 @@ SL_INLINE bool sl_obj8_is_free(const sl_span *s, const void *p)
 	return __atomic_load_n(sl_obj8_byte(s, p), __ATOMIC_RELAXED);
 }
 
-/* Object p, just taken from a free list by malloc, goes to the program. */
-SL_INLINE void sl_obj8_live(void *p)
+/* Object p of class cls, just taken from a free list by malloc, goes to the program.
+ * A class of one-page spans (Go's 8-byte class) finds the byte from p's address alone:
+ * the span is p's page, holding sl_obj8_nelems(1, 8) objects, its map right after
+ * them; otherwise through the page map. */
+SL_INLINE void sl_obj8_live(void *p, uint32_t cls)
 {
-	uint8_t *b = sl_obj8_byte(sl_span_of(p), p);
+	uint8_t *b;
+	if (sl_sc_class_to_pages(cls) == 1) {
+		uintptr_t base = (uintptr_t)p & ~(uintptr_t)(SL_PAGE_SIZE - 1);
+		b = (uint8_t *)(base + (uintptr_t)sl_obj8_nelems(1, 8) * 8 + ((uintptr_t)p - base) / 8);
+	} else {
+		b = sl_obj8_byte(sl_span_of(p), p);
+	}
+	SL_ASSERT(b == sl_obj8_byte(sl_span_of(p), p));
 #ifdef SPANLAB_TEST_HOOKS
 	if (SL_TEST_BROKEN(SL_BROKEN_OBJ8)) {
 		sl_test_racy_byte(b, 0);

@@ -233,9 +233,14 @@ static void sl_classes_init(void)
 		uint32_t size = sl_sc_class_to_size(c);
 		uint32_t batch = (uint32_t)((64u << 10) / size);
 		batch = batch < 2 ? 2 : batch > 32 ? 32 : batch;
-		uint32_t cap = (uint32_t)((256u << 10) / size);
-		cap = cap < batch ? batch : cap > 2048 ? 2048 : cap;
-		sl_classes[c] = (sl_class_info){.size = size, .batch = batch, .cache_cap = cap};
+		/* The most a thread's list of the class holds: static sizing, 256 KiB and
+		 * 2048 objects; dynamic sizing (core/frontend/freelist/freelist.c), what a
+		 * thread's whole budget buys. Never less than a batch. */
+		uint64_t cap = sl_opt.tcache_dynamic ? ((uint64_t)sl_opt.tcache_thread_kb << 10) / size
+						     : (256u << 10) / size;
+		uint64_t limit = sl_opt.tcache_dynamic ? 1u << 20 : 2048;
+		cap = cap < batch ? batch : cap > limit ? limit : cap;
+		sl_classes[c] = (sl_class_info){.size = size, .batch = batch, .cache_cap = (uint32_t)cap};
 	}
 }
 
@@ -405,19 +410,34 @@ static SL_NOINLINE void sl_free_slow(void *p)
 	sl_fe_free_small(s, p);
 }
 
+/* The free of p that the front end's fast path declined (c and s as it was given them):
+ * the front end's own cheap cases first (sl_fe_free_declined: `freelist`'s 8-byte
+ * objects), anything else, and any failure, through sl_free_slow. */
+static SL_NOINLINE void sl_free_declined(sl_mcache *c, sl_span *s, void *p)
+{
+	if (sl_fe_free_declined(c, s, p))
+		return;
+	sl_free_slow(p);
+}
+
 /*
  * The free fast path: the page-map lookup (two loads) and the front end's fast path
  * (its budget in its header). Anything unusual (large object, no cache yet, bad
  * pointer, double free, an object the front end cannot take cheaply) goes to
- * sl_free_slow.
+ * sl_free_slow, through sl_free_declined when the front end declined it (each a tail
+ * call: the fast path saves no register).
  */
 static inline void sl_free(void *p)
 {
 	sl_span *s = sl_span_of_fast(p);
 	sl_mcache *c = sl_tls_cache;
-	if (SL_LIKELY(s != NULL && c != NULL && sl_fe_free_fast(c, s, p)))
+	if (SL_UNLIKELY(s == NULL || c == NULL)) {
+		sl_free_slow(p);
 		return;
-	sl_free_slow(p);
+	}
+	if (SL_LIKELY(sl_fe_free_fast(c, s, p)))
+		return;
+	sl_free_declined(c, s, p);
 }
 
 /* ---- The malloc family ---- */
@@ -442,7 +462,7 @@ static SL_NOINLINE void *sl_alloc_obj8(uint32_t cls)
 {
 	void *p = sl_fe_alloc(cls);
 	if (SL_LIKELY(p != NULL))
-		sl_obj8_live(p);
+		sl_obj8_live(p, cls);
 	return p;
 }
 

@@ -34,6 +34,8 @@ enum sl_broken_mode {
 	SL_BROKEN_FIXALLOC = 3,	   /* fixalloc pops compare the head alone (no generation) */
 	SL_BROKEN_OBJ8 = 4,	   /* 8-byte objects' free bytes written as a racy read-modify-write
 				    * of their whole 8-byte word (neighbours' updates get lost) */
+	SL_BROKEN_TCACHE_POOL = 5, /* the thread-cache budget pool grown with load + store instead
+				    * of CAS (concurrent grants and releases get lost) */
 };
 
 #ifdef SPANLAB_TEST_HOOKS

@@ -38,6 +38,14 @@ typedef struct sl_fe_freelist_cache {
 	uint64_t nout[SL_NUM_CLASSES];	       /* objects given to mcentral */
 	sl_batch *spare;		       /* empty batch nodes, linked through head */
 	uint32_t nspare;
+	/* Dynamic sizing (SPANLAB_TCACHE_DYNAMIC, freelist.c "Thread-cache sizing"):
+	 * tc_budget, bytes of the shared pool this cache holds; tc_used, what the lists'
+	 * flush thresholds take of it, the sum over classes of (max - batch) * size;
+	 * tc_victim, the class the next shrink looks at first; tc_flushes, per class, the
+	 * batches its list gave back since its last refill. */
+	uint32_t tc_victim;
+	uint64_t tc_budget, tc_used;
+	uint32_t tc_flushes[SL_NUM_CLASSES];
 } sl_fe_freelist_cache;
 
 #endif

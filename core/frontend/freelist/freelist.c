@@ -6,6 +6,7 @@
  * overview.
  */
 #include <errno.h>
+#include <sched.h>
 
 #include "../../internal.h"
 
@@ -55,10 +56,158 @@ static void sl_fl_give(sl_fe_freelist_cache *f, sl_mcentral *ct, void *head, uin
 	sl_mcentral_give_list(ct, head);
 }
 
+/* ---- Thread-cache sizing ----
+ *
+ * Each list flushes a batch when a free takes it above its threshold (max). Static
+ * sizing (SPANLAB_TCACHE_DYNAMIC=0): each refill raises the threshold by a batch (slow
+ * start) up to the class's cap, and the caps (256 KiB and 2048 objects a class) bound a
+ * thread's cache. Dynamic sizing (the default): a refill raises the threshold by the
+ * batches the list flushed since its previous refill (the objects that went to
+ * mcentral only to come back), so it grows where the program frees and allocates
+ * again, in one step to the size of its working set; each class is capped only by
+ * what a thread may hold, and the threads are bounded instead: what the thresholds grow
+ * above their first batch (tc_used) must fit the thread's budget (tc_budget), which
+ * grows under demand in steps taken from one pool shared by every thread
+ * (SPANLAB_TCACHE_TOTAL_MB), up to SPANLAB_TCACHE_THREAD_KB a thread. A thread that
+ * cannot grow its budget (at its own limit, or the pool spent) takes from its other
+ * classes instead: their thresholds shrink a batch at a time, surplus objects going
+ * back to mcentral. The budget goes back to the pool whenever the cache is flushed
+ * whole (thread exit, malloc_trim, a move to another NUMA node) and when fork drops
+ * other threads' caches in the child (sl_fe_freelist_cache_lost). So the objects all caches hold beyond one batch
+ * per class never exceed the pool, and one thread's never exceed its limit, however
+ * long a thread stays idle. The checks run on refill only; the fast paths still
+ * compare the list's count with its max.
+ */
+
+#define SL_TCACHE_STEP ((uint64_t)64 << 10) /* budget taken from the pool at once, at least */
+
+static uint64_t sl_tcache_pool; /* bytes of the pool the caches hold (atomic) */
+
+/* Takes at least `bytes` more budget from the pool for cache c: false when the thread's
+ * limit or the pool does not allow it. */
+static bool sl_tcache_budget_grow(sl_fe_freelist_cache *c, uint64_t bytes)
+{
+	uint64_t limit = (uint64_t)sl_opt.tcache_thread_kb << 10, total = (uint64_t)sl_opt.tcache_total_mb << 20;
+	uint64_t step = bytes > SL_TCACHE_STEP ? bytes : SL_TCACHE_STEP;
+	if (c->tc_budget + step > limit)
+		step = limit > c->tc_budget ? limit - c->tc_budget : 0;
+	if (step < bytes)
+		return false;
+	/* One CAS: the pool never holds more than its size, not even for an instant. Near
+	 * its end the step shrinks to what was asked for. */
+	uint64_t old = __atomic_load_n(&sl_tcache_pool, __ATOMIC_RELAXED), take;
+	do {
+		take = old + step <= total ? step : old + bytes <= total ? bytes : 0;
+		if (!take)
+			return false;
+#ifdef SPANLAB_TEST_HOOKS
+		if (SL_TEST_BROKEN(SL_BROKEN_TCACHE_POOL)) {
+			sched_yield();
+			__atomic_store_n(&sl_tcache_pool, old + take, __ATOMIC_RELAXED);
+			break;
+		}
+#endif
+	} while (!__atomic_compare_exchange_n(&sl_tcache_pool, &old, old + take, true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	c->tc_budget += take;
+	return true;
+}
+
+/* Cache c's budget, all of it, back to the pool. */
+static void sl_tcache_budget_release(sl_fe_freelist_cache *c)
+{
+	if (c->tc_budget)
+		__atomic_fetch_sub(&sl_tcache_pool, c->tc_budget, __ATOMIC_RELAXED);
+	c->tc_budget = 0;
+}
+
+/* Frees budget of cache c for class cls by shrinking its other classes' thresholds a
+ * batch at a time (round robin from tc_victim), flushing what they then hold beyond
+ * it, until `bytes` fit or no other class has grown. */
+static void sl_tcache_shrink_others(sl_mcache *mc, uint32_t cls, uint64_t bytes)
+{
+	sl_fe_freelist_cache *c = sl_fl(mc);
+	uint64_t own = (uint64_t)(c->lists[cls].max - sl_classes[cls].batch) * sl_classes[cls].size;
+	if (c->tc_used == own)
+		return; /* no other class has grown */
+	for (uint32_t i = 0; i < SL_NUM_CLASSES && c->tc_used + bytes > c->tc_budget;) {
+		uint32_t v = c->tc_victim;
+		sl_freelist *l = &c->lists[v];
+		uint32_t batch = sl_classes[v].batch;
+		if (v != 0 && v != cls && l->max > batch) {
+			/* The same class stays first: it may shrink further. */
+			uint32_t n = l->max - batch < batch ? l->max - batch : batch;
+			l->max -= n;
+			c->tc_used -= (uint64_t)n * sl_classes[v].size;
+			while (l->count > l->max)
+				sl_fl_flush(mc, v);
+			c->tc_flushes[v] = 0; /* not the program's demand */
+			continue;
+		}
+		c->tc_victim = v + 1 < SL_NUM_CLASSES ? v + 1 : 1;
+		i++;
+	}
+}
+
+/* Takes `bytes` of cache c's budget for class cls: grows the budget from the pool, or
+ * else shrinks the thread's other classes. False if neither makes room. */
+static bool sl_tcache_reserve(sl_mcache *mc, uint32_t cls, uint64_t bytes)
+{
+	sl_fe_freelist_cache *c = sl_fl(mc);
+	if (c->tc_used + bytes > c->tc_budget && !sl_tcache_budget_grow(c, bytes))
+		sl_tcache_shrink_others(mc, cls, bytes);
+	if (c->tc_used + bytes > c->tc_budget)
+		return false;
+	c->tc_used += bytes;
+	return true;
+}
+
+/* Raises the flush threshold of class cls on a refill, within the class's cap. Static
+ * sizing: by one batch (slow start). Dynamic sizing: by as many batches as the list
+ * gave back since its last refill (tc_flushes: objects the program freed and now asks
+ * for again, which a longer list would have kept), else not at all, so a thread that
+ * only allocates, or only frees, does not grow; within the room the thread's limit
+ * leaves, and by one batch when the pool cannot give that much. */
+static void sl_tcache_grow(sl_mcache *mc, uint32_t cls)
+{
+	sl_fe_freelist_cache *c = sl_fl(mc);
+	sl_freelist *l = &c->lists[cls];
+	uint32_t cap = sl_classes[cls].cache_cap, batch = sl_classes[cls].batch;
+	uint64_t want = batch;
+	if (sl_opt.tcache_dynamic) {
+		want *= c->tc_flushes[cls];
+		c->tc_flushes[cls] = 0;
+	}
+	if (l->max >= cap || !want)
+		return;
+	uint32_t n = cap - l->max < want ? cap - l->max : (uint32_t)want;
+	if (sl_opt.tcache_dynamic) {
+		/* No more than the thread's limit leaves room for (whole batches, one at least). */
+		uint64_t size = sl_classes[cls].size, limit = (uint64_t)sl_opt.tcache_thread_kb << 10;
+		uint64_t room = limit > c->tc_used ? (limit - c->tc_used) / size / batch * batch : 0;
+		if (n > room)
+			n = room > batch ? (uint32_t)room : batch;
+		if (!sl_tcache_reserve(mc, cls, (uint64_t)n * size)) {
+			if (n <= batch || !sl_tcache_reserve(mc, cls, (uint64_t)batch * size))
+				return;
+			n = batch;
+		}
+	}
+	l->max += n;
+}
+
+#ifdef SPANLAB_TEST_HOOKS
+/* Bytes of the thread-cache budget pool that caches hold (tests/sync/tcache_stress.c). */
+__attribute__((visibility("default"))) uint64_t spanlab_test_tcache_pool(void)
+{
+	return __atomic_load_n(&sl_tcache_pool, __ATOMIC_RELAXED);
+}
+#endif
+
 /* Called with the class's list empty. Returns one object (the rest fill the list), or
- * NULL when memory is exhausted. Slow start: each refill raises the list's flush
- * threshold by one batch, up to the class's cap. A thread that moved to another NUMA
- * node first gives everything back to its old heap (sl_mcache_follow_node). */
+ * NULL when memory is exhausted. The list's flush threshold may grow (sl_tcache_grow).
+ * A thread that moved to another NUMA node first gives everything back to its old heap
+ * (sl_mcache_follow_node). */
 static void *sl_fl_refill(sl_mcache *c, uint32_t cls)
 {
 	sl_mcache_follow_node(c);
@@ -76,18 +225,15 @@ static void *sl_fl_refill(sl_mcache *c, uint32_t cls)
 	} else if (!(n = sl_mcentral_take(ct, ct->batch, &head))) {
 		return NULL;
 	}
-	if (l->max < sl_classes[cls].cache_cap) {
-		l->max += ct->batch;
-		if (l->max > sl_classes[cls].cache_cap)
-			l->max = sl_classes[cls].cache_cap;
-	}
+	sl_tcache_grow(c, cls);
 	l->head = sl_link_get(head);
 	SL_COUNTER_ADD(l->count, n - 1);
 	SL_COUNTER_ADD(f->nin[cls], n);
 	return head;
 }
 
-/* Called when a free took the list above its threshold: one batch goes back. */
+/* Called when a free took the list above its threshold (and by the whole-cache flushes
+ * and shrinks, which then clear tc_flushes): one batch goes back. */
 void sl_fl_flush(sl_mcache *c, uint32_t cls)
 {
 	sl_fe_freelist_cache *f = sl_fl(c);
@@ -108,6 +254,8 @@ void sl_fl_flush(sl_mcache *c, uint32_t cls)
 	sl_link_set(tail, NULL);
 	SL_COUNTER_ADD(l->count, -n);
 	SL_COUNTER_ADD(f->nout[cls], n);
+	if (f->tc_flushes[cls] < UINT32_MAX)
+		f->tc_flushes[cls]++;
 	sl_fl_give(f, ct, head, n);
 }
 
@@ -150,8 +298,11 @@ void sl_fl_drain(sl_mcache *c)
 		while (f->lists[cls].count)
 			sl_fl_flush(c, cls);
 		f->lists[cls].max = sl_classes[cls].batch;
+		f->tc_flushes[cls] = 0;
 		sl_fl_flush_remote(f, cls);
 	}
+	f->tc_used = 0;
+	sl_tcache_budget_release(f);
 }
 
 /* ---- The contract's slow paths ---- */
@@ -184,6 +335,32 @@ SL_NOINLINE void *sl_fe_freelist_alloc_slow(uint32_t cls)
 	}
 	p[SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *)] = NULL;
 	return p;
+}
+
+/* The free of a p the fast path declined (core/malloc.c, sl_free_declined; c and s as
+ * the fast path had them, c not NULL): if p is an object of an 8-byte class's span
+ * (SL_OBJ8, core/internal.h: the fast path's object check always fails for those) of
+ * the thread's heap and its free byte was clear, the byte is set and p pushed on the
+ * thread's list, as sl_fe_freelist_free_small would, without sl_owner's checks for
+ * every other kind of span. Anything else (not such an object, or a double free: the
+ * byte is left set) returns false for the engine's slow path, which reports it. */
+bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
+{
+	if (SL_NUMA_MAX_NODES > 1 && s->heap != c->heap)
+		return false;
+	uint64_t off = (uintptr_t)p - s->base;
+	/* nelems is 0 unless the span is SMALL; elemsize 8 there means an SL_OBJ8 span. */
+	if (!SL_OBJ8_CLASS(s->elemsize) || off >= (uint64_t)s->nelems * 8 || (off & 7) || !sl_obj8_free(s, p))
+		return false;
+	uint32_t cls = s->sizeclass;
+	sl_freelist *l = &sl_fl(c)->lists[cls];
+	uint32_t n = l->count + 1;
+	sl_link_set(p, l->head);
+	l->head = p;
+	__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
+	if (SL_UNLIKELY(n > l->max))
+		sl_fl_flush(c, cls);
+	return true;
 }
 
 /* Free of p, the start of an object of SMALL span s (validated by the caller), when the
@@ -239,5 +416,9 @@ void sl_fe_freelist_cache_teardown(sl_mcache *c)
 }
 
 /* Fork child, a cache of another thread: its objects are lost to the child (as in
- * TCMalloc), its spare nodes are not. */
-void sl_fe_freelist_cache_lost(sl_mcache *c) { sl_fl_release_spares(sl_fl(c)); }
+ * TCMalloc), its spare nodes and its budget are not. */
+void sl_fe_freelist_cache_lost(sl_mcache *c)
+{
+	sl_fl_release_spares(sl_fl(c));
+	sl_tcache_budget_release(sl_fl(c));
+}

@@ -23,6 +23,7 @@ SL_INLINE sl_fe_freelist_cache *sl_fl(sl_mcache *c) { return (sl_fe_freelist_cac
 
 void *sl_fe_freelist_alloc_slow(uint32_t cls);
 void sl_fe_freelist_free_small(sl_span *s, void *p);
+bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p);
 void sl_fe_freelist_cache_teardown(sl_mcache *c);
 void sl_fe_freelist_cache_lost(sl_mcache *c);
 void sl_fl_flush(sl_mcache *c, uint32_t cls);	   /* a list above its max: one batch goes back */
@@ -65,9 +66,10 @@ SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
  * of the offset (one multiply), the double-free test (the key), and a list push; no
  * lock, no atomic read-modify-write, no statistics (see cache.h). Returns
  * false for anything unusual (bad pointer, key present, an object of another NUMA
- * node's heap, an 8-byte object: its state is a byte in its span, which the slow path
- * sets; its span's limit fails the object check, SL_OBJ8 in core/internal.h): the
- * slow path sorts it out.
+ * node's heap, an 8-byte object: its span's limit fails the object check, SL_OBJ8 in
+ * core/internal.h): the slow path sorts it out, an 8-byte object first through
+ * sl_fe_freelist_free_declined (tested here, it would cost every free a saved
+ * register).
  */
 SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 {

@@ -299,6 +299,12 @@ SL_INLINE bool sl_fe_percpu_free_fast(sl_mcache *c, sl_span *s, void *p)
 	return false;
 }
 
+/* The fallback's cheap case (`freelist`'s 8-byte objects); with CPU caches, none. */
+SL_INLINE bool sl_fe_percpu_free_declined(sl_mcache *c, sl_span *s, void *p)
+{
+	return !sl_pcpu_rseq && sl_fe_freelist_free_declined(c, s, p);
+}
+
 SL_INLINE void *sl_fe_percpu_alloc_tiny(size_t size) { return sl_fe_percpu_alloc(sl_sc_size_to_class(size)); }
 
 SL_INLINE bool sl_fe_percpu_check_interior(sl_span *s, const void *p)

@@ -42,6 +42,15 @@ SL_INLINE void *sl_fe_tiny_alloc(uint32_t cls) { return sl_bm_alloc(cls); }
  * path (their entry's `slowfree`). */
 SL_INLINE bool sl_fe_tiny_free_fast(sl_mcache *c, sl_span *s, void *p) { return sl_bm_free_fast(c, s, p, true); }
 
+/* Nothing the slow path's checks could skip (tiny blocks need them). */
+SL_INLINE bool sl_fe_tiny_free_declined(sl_mcache *c, sl_span *s, void *p)
+{
+	(void)c;
+	(void)s;
+	(void)p;
+	return false;
+}
+
 /* Alignment of a tiny request, as Go: 8, 4 or 2 by the size's low bits; odd sizes get 2
  * (Go: 1), so that objects start at even offsets and a block's word fits 16 bits. */
 SL_INLINE uint32_t sl_tiny_align_mask(size_t size)
