@@ -42,6 +42,9 @@ slb_central *slb_central_new(size_t size)
 		if (!b)
 			abort();
 		b->count = c->central.batch;
+		/* The stack never follows head; a non-NULL one keeps SPANLAB_DEBUG's check
+		 * that a full batch holds objects true. */
+		b->head = &c->nbatches;
 		if (!sl_mcentral_push_batch(&c->central, b))
 			abort();
 	}
