@@ -427,6 +427,17 @@ SL_INLINE bool sl_obj8_free(sl_span *s, const void *p)
 	return true;
 }
 
+/* A free the fast path declined (p, its page-map span s in any state): true if p is an
+ * object of an SL_OBJ8 span whose free byte was clear, now set (the caller finishes
+ * the free); false for anything else, a double free included (the byte stays set, and
+ * the engine's slow path reports it). */
+SL_INLINE bool sl_obj8_try_free(sl_span *s, const void *p)
+{
+	uint64_t off = (uintptr_t)p - s->base;
+	/* nelems is 0 unless the span is SMALL; elemsize 8 there means an SL_OBJ8 span. */
+	return SL_OBJ8_CLASS(s->elemsize) && off < (uint64_t)s->nelems * 8 && !(off & 7) && sl_obj8_free(s, p);
+}
+
 /* True if object p of SL_OBJ8 span s is free (realloc, malloc_usable_size). */
 SL_INLINE bool sl_obj8_is_free(const sl_span *s, const void *p)
 {

@@ -346,11 +346,7 @@ SL_NOINLINE void *sl_fe_freelist_alloc_slow(uint32_t cls)
  * byte is left set) returns false for the engine's slow path, which reports it. */
 bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
 {
-	if (SL_NUMA_MAX_NODES > 1 && s->heap != c->heap)
-		return false;
-	uint64_t off = (uintptr_t)p - s->base;
-	/* nelems is 0 unless the span is SMALL; elemsize 8 there means an SL_OBJ8 span. */
-	if (!SL_OBJ8_CLASS(s->elemsize) || off >= (uint64_t)s->nelems * 8 || (off & 7) || !sl_obj8_free(s, p))
+	if ((SL_NUMA_MAX_NODES > 1 && s->heap != c->heap) || !sl_obj8_try_free(s, p))
 		return false;
 	uint32_t cls = s->sizeclass;
 	sl_freelist *l = &sl_fl(c)->lists[cls];

@@ -256,6 +256,21 @@ SL_NOINLINE bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p)
 	return true;
 }
 
+/* A free the fast path declined (core/malloc.c, sl_free_declined): an 8-byte object of
+ * the thread's heap (its free state is a byte in its span, SL_OBJ8) goes into this
+ * CPU's cache without the engine's slow path; the fallback does as `freelist`. */
+bool sl_fe_percpu_free_declined(sl_mcache *c, sl_span *s, void *p)
+{
+	if (!sl_pcpu_rseq)
+		return sl_fe_freelist_free_declined(c, s, p);
+	if ((SL_NUMA_MAX_NODES > 1 && s->heap != c->heap) || !sl_obj8_try_free(s, p))
+		return false;
+	SL_COUNTER_ADD(c->fe.nfree[s->sizeclass], 1);
+	if (!sl_pcpu_push(SL_PCPU_OFF(s->sizeclass), p))
+		sl_fe_percpu_free_overflow(c, s, p);
+	return true;
+}
+
 /* Free of p, the start of an object of SMALL span s (validated by the caller), when
  * the fast path declined or the thread has no cache yet. */
 void sl_fe_percpu_free_small(sl_span *s, void *p)

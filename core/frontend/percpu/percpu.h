@@ -78,6 +78,7 @@ extern void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
 void *sl_fe_percpu_alloc_slow(uint32_t cls);
 bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p);
 void sl_fe_percpu_free_small(sl_span *s, void *p);
+bool sl_fe_percpu_free_declined(sl_mcache *c, sl_span *s, void *p);
 void sl_fe_percpu_cache_init(sl_mcache *c);
 void sl_fe_percpu_cache_teardown(sl_mcache *c);
 void sl_fe_percpu_cache_lost(sl_mcache *c);
@@ -297,12 +298,6 @@ SL_INLINE bool sl_fe_percpu_free_fast(sl_mcache *c, sl_span *s, void *p)
 		}
 	}
 	return false;
-}
-
-/* The fallback's cheap case (`freelist`'s 8-byte objects); with CPU caches, none. */
-SL_INLINE bool sl_fe_percpu_free_declined(sl_mcache *c, sl_span *s, void *p)
-{
-	return !sl_pcpu_rseq && sl_fe_freelist_free_declined(c, s, p);
 }
 
 SL_INLINE void *sl_fe_percpu_alloc_tiny(size_t size) { return sl_fe_percpu_alloc(sl_sc_size_to_class(size)); }
