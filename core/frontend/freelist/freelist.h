@@ -4,7 +4,8 @@
  * through mcentral. The default. Contract: core/frontend/README.md.
  *
  * The per-thread state is struct sl_fe_freelist_cache (cache.h); the slow paths
- * (refill, flush, the NUMA remote lists, thread exit) are in freelist.c. Front end
+ * (refill, flush, thread-cache sizing, the NUMA remote lists, thread exit) are in
+ * freelist.c. Front end
  * `percpu` falls back to this one and reuses its functions: a cache type that embeds
  * sl_fe_freelist_cache as its first member (percpu/cache.h) gets the same state
  * through sl_fl.
@@ -31,8 +32,9 @@ void sl_fl_drain(sl_mcache *c);			   /* every list and remote list goes back */
 void sl_fl_free_remote(sl_mcache *c, sl_span *s, void *p); /* another NUMA node's object */
 
 /*
- * The malloc fast path: a TLS load, a list pop (the link decoded and checked:
- * sl_link_get) and thread-local counters, no lock, no atomic read-modify-write. With
+ * The malloc fast path: a TLS load, a list pop (the link decoded and its alignment
+ * checked, as sl_link_get does) and thread-local counters, no lock, no atomic
+ * read-modify-write. With
  * the caller's class lookup (one table load) and the free below, go-mutex-flat runs
  * 98 instructions per malloc+free pair of sl-fastpath, its loop included
  * (scripts/fastpath-budget.sh go-mutex-flat).
