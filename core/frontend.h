@@ -55,6 +55,29 @@
 #define sl_fe_span_free_objects SL_FE_ALIAS(_span_free_objects)
 #define sl_fe_stats SL_FE_ALIAS(_stats)
 
+/* Contract entries most front ends have nothing to add to: a front end names these
+ * (#define sl_fe_<impl>_usable sl_fe_default_usable, ...) instead of writing its own. */
+SL_INLINE bool sl_fe_default_free_declined(sl_mcache *c, sl_span *s, void *p)
+{
+	(void)c;
+	(void)s;
+	(void)p;
+	return false; /* nothing the engine's slow path could skip */
+}
+SL_INLINE bool sl_fe_default_check_interior(sl_span *s, const void *p)
+{
+	(void)s;
+	(void)p;
+	return false; /* no objects inside objects */
+}
+SL_INLINE size_t sl_fe_default_usable(sl_span *s, const void *p)
+{
+	(void)p;
+	return s->elemsize;
+}
+/* Fork child, another thread's cache: nothing of it to reclaim. */
+SL_INLINE void sl_fe_default_cache_lost(sl_mcache *c) { (void)c; }
+
 /* The contract, checked at compile time for the selected implementation. */
 #define SL_FE_CHECK_CONTRACT()                                                                   \
 	_Static_assert(sizeof(SL_FE_NAME) > 1, "the front end names itself");                  \

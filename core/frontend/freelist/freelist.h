@@ -98,18 +98,8 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 /* No tiny allocator: never called (SL_FE_TINY_MAX is 0). */
 SL_INLINE void *sl_fe_freelist_alloc_tiny(size_t size) { return sl_fe_freelist_alloc(sl_sc_size_to_class(size)); }
 
-SL_INLINE bool sl_fe_freelist_check_interior(sl_span *s, const void *p)
-{
-	(void)s;
-	(void)p;
-	return false;
-}
-
-SL_INLINE size_t sl_fe_freelist_usable(sl_span *s, const void *p)
-{
-	(void)p;
-	return s->elemsize;
-}
+#define sl_fe_freelist_check_interior sl_fe_default_check_interior
+#define sl_fe_freelist_usable sl_fe_default_usable
 
 SL_INLINE void sl_fe_freelist_cache_init(sl_mcache *c)
 {

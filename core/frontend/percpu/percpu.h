@@ -302,18 +302,8 @@ SL_INLINE bool sl_fe_percpu_free_fast(sl_mcache *c, sl_span *s, void *p)
 
 SL_INLINE void *sl_fe_percpu_alloc_tiny(size_t size) { return sl_fe_percpu_alloc(sl_sc_size_to_class(size)); }
 
-SL_INLINE bool sl_fe_percpu_check_interior(sl_span *s, const void *p)
-{
-	(void)s;
-	(void)p;
-	return false;
-}
-
-SL_INLINE size_t sl_fe_percpu_usable(sl_span *s, const void *p)
-{
-	(void)p;
-	return s->elemsize;
-}
+#define sl_fe_percpu_check_interior sl_fe_default_check_interior
+#define sl_fe_percpu_usable sl_fe_default_usable
 
 SL_INLINE uint64_t sl_fe_percpu_cache_mallocs(sl_mcache *c, uint32_t cls)
 {

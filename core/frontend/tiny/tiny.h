@@ -41,15 +41,8 @@ SL_INLINE void *sl_fe_tiny_alloc(uint32_t cls) { return sl_bm_alloc(cls); }
 /* The core's free fast path; frees of the 16-byte class (tiny blocks) take the slow
  * path (their entry's `slowfree`). */
 SL_INLINE bool sl_fe_tiny_free_fast(sl_mcache *c, sl_span *s, void *p) { return sl_bm_free_fast(c, s, p, true); }
-
 /* Nothing the slow path's checks could skip (tiny blocks need them). */
-SL_INLINE bool sl_fe_tiny_free_declined(sl_mcache *c, sl_span *s, void *p)
-{
-	(void)c;
-	(void)s;
-	(void)p;
-	return false;
-}
+#define sl_fe_tiny_free_declined sl_fe_default_free_declined
 
 /* Alignment of a tiny request, as Go: 8, 4 or 2 by the size's low bits; odd sizes get 2
  * (Go: 1), so that objects start at even offsets and a block's word fits 16 bits. */
@@ -92,7 +85,7 @@ SL_INLINE void *sl_fe_tiny_alloc_tiny(size_t size)
  * back, as malloc_trim. */
 SL_INLINE void sl_fe_tiny_cache_teardown(sl_mcache *c) { sl_fe_tiny_flush(c); }
 /* Fork child, another thread's cache: its block and spans are lost to the child. */
-SL_INLINE void sl_fe_tiny_cache_lost(sl_mcache *c) { (void)c; }
+#define sl_fe_tiny_cache_lost sl_fe_default_cache_lost
 
 /* Per-class figures count a tiny object as an object of the 16-byte class, and not
  * the blocks (frees of tiny objects count there too; block releases do not). */
