@@ -557,9 +557,12 @@ static void *sl_api_realloc(void *p, size_t size)
 	sl_span *s;
 	size_t old = sl_usable("realloc", p, &s);
 	if (s->state == SL_SPAN_SMALL) {
-		/* Same class, or a tiny object (usable size below its class's) that still fits. */
-		if (old == s->elemsize ? size <= SL_MAX_SMALL && sl_size_class(size) == s->sizeclass
-				       : size <= old)
+		/* A small object stays where it is when the new size fits in it and does not
+		 * waste more than half of it (its own class, or a shrink to at least half:
+		 * moving would cost a malloc, a copy and a free to save at most half the
+		 * object); a tiny object (usable size below its class's) stays when the new
+		 * size fits. */
+		if (size <= old && (old != s->elemsize || size >= old / 2))
 			return p;
 	} else if (size > SL_MAX_SMALL && size <= SL_MAX_REQUEST &&
 		   sl_mheap_resize(s->heap, s, (size + SL_PAGE_SIZE - 1) >> SL_PAGE_SHIFT)) {
