@@ -1,9 +1,11 @@
 """summary.md: one Markdown table per workload with confidence intervals, then the
-applications, latency, memory-over-time and counter tables when the folder has
-them, the cells that did not succeed, and the machine's load during the run."""
+applications, the variants against the production allocators, latency,
+memory-over-time and counter tables when the folder has them, the cells that did
+not succeed, and the machine's load during the run."""
 
 from __future__ import annotations
 
+import math
 import os
 
 from . import results, stats
@@ -174,6 +176,77 @@ def _memory_table(workloads, agg, allocs, rows):
     return lines
 
 
+SYSTEM_ALLOCATOR = "glibc"
+
+
+def _geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def _against_production(workloads, agg, variants, baselines, rows):
+    """Each cell's best variant against its best production allocator (every baseline
+    but the system allocator), the slowest variant against the same, and peak RSS;
+    then each allocator's geometric mean over the cells. None when the results have
+    no variant or no production baseline."""
+    prod = [b for b in baselines if b != SYSTEM_ALLOCATOR]
+    if not variants or not prod:
+        return None
+    tput = lambda w, a, t: _med(agg.get((w, a, t)), "tput")
+    cells = [(w, t) for w in workloads for t in sorted({r.threads for r in rows if r.workload == w})
+             if any(tput(w, v, t) for v in variants) and any(tput(w, b, t) for b in prod)]
+    if not cells:
+        return None
+    lines = ["## Variants against the production allocators", "",
+             f"Per cell: the variant with the highest median throughput against the "
+             f"production allocator ({', '.join(prod)}) with the highest, their ratio with "
+             f"its 95 % bootstrap interval, the slowest variant's ratio to the same "
+             f"allocator, and the best variant's median peak RSS divided by the lowest "
+             f"median peak RSS among the production allocators.", "",
+             "| workload | threads | best variant | median | best production | median "
+             "| ratio [95 % CI] | slowest variant (ratio) | peak RSS ratio |",
+             "|---|---:|---|---:|---|---:|---:|---|---:|"]
+    ratios, per_alloc, per_rss = [], {}, {}
+    for w, t in cells:
+        have = [v for v in variants if tput(w, v, t)]
+        bv = max(have, key=lambda a: tput(w, a, t))
+        sv = min(have, key=lambda a: tput(w, a, t))
+        bp = max((b for b in prod if tput(w, b, t)), key=lambda a: tput(w, a, t))
+        top = tput(w, bp, t)
+        r = tput(w, bv, t) / top
+        ratios.append(r)
+        ci = stats.ratio_ci(agg[(w, bv, t)]["values"]["tput"], agg[(w, bp, t)]["values"]["tput"])
+        rs = f"{r:.2f}" + (f" [{ci.low:.2f}–{ci.high:.2f}]" if ci else "")
+        low_rss = min((x for b in prod for x in [_med(agg.get((w, b, t)), "rss")] if x),
+                      default=None)
+        rss = _med(agg.get((w, bv, t)), "rss")
+        rss_r = f"{rss / low_rss:.2f}" if rss and low_rss else "–"
+        lines.append(f"| {w} | {t} | {bv} | {si(tput(w, bv, t))} | {bp} | {si(top)} | {rs} "
+                     f"| {sv} ({tput(w, sv, t) / top:.2f}) | {rss_r} |")
+        for a in variants + prod:
+            if tput(w, a, t):
+                per_alloc.setdefault(a, []).append((tput(w, a, t) / top, w, t))
+            ra = _med(agg.get((w, a, t)), "rss")
+            if ra and low_rss:
+                per_rss.setdefault(a, []).append(ra / low_rss)
+    lines += ["", f"Geometric mean of the best variant's ratio over the {len(cells)} cells: "
+              f"{_geomean(ratios):.3f}.", "",
+              "| allocator | geometric mean of throughput ÷ the cell's best production "
+              "| lowest (cell) | cells below 0.5 | geometric mean of peak RSS ÷ the cell's lowest |",
+              "|---|---:|---|---:|---:|"]
+    for a in variants + prod:
+        got = per_alloc.get(a)
+        if not got:
+            continue
+        low = min(got)
+        g_rss = _geomean(per_rss.get(a, []))
+        lines.append(f"| {a} | {_geomean([x for x, _, _ in got]):.2f} | {low[0]:.2f} "
+                     f"({low[1]}, {low[2]}) | {sum(1 for x, _, _ in got if x < 0.5)} | "
+                     f"{'–' if g_rss is None else f'{g_rss:.2f}'} |")
+    lines.append("")
+    return lines
+
+
 def _load_lines(meta):
     load = meta.get("machine_load") or {}
     if not load.get("before"):
@@ -209,6 +282,8 @@ def write_summary(folder, reference=None):
     lat = [w for w in workloads if any((g.get("malloc_p50") for k, g in agg.items() if k[0] == w))]
     if lat:
         lines += _latency_table(lat, agg, allocs, rows)
+    prog = [w for w in workloads if results.workload_spec(meta, w).get("kind") not in ("app",)]
+    lines += _against_production(prog, agg, variants, baselines, rows) or []
     mem = [w for w in workloads if any(g.get("rss") for k, g in agg.items() if k[0] == w)]
     if mem:
         lines += _memory_table(mem, agg, allocs, rows)

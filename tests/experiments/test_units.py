@@ -137,6 +137,49 @@ class AggregateTests(unittest.TestCase):
         self.assertIn("exit status 1: boom", text)
 
 
+class AgainstProductionTests(unittest.TestCase):
+    """The summary's table of each cell's best variant against its best production
+    allocator (glibc, the system allocator, is not one of them)."""
+
+    def rows(self):
+        tput = {("v1", 1): 90, ("v2", 1): 40, ("mimalloc", 1): 100, ("tcmalloc", 1): 80,
+                ("glibc", 1): 500, ("v1", 2): 150, ("v2", 2): 300, ("mimalloc", 2): 100,
+                ("tcmalloc", 2): 200, ("glibc", 2): 10}
+        rss = {"v1": 1000, "v2": 3000, "mimalloc": 2000, "tcmalloc": 1500, "glibc": 100}
+        out = []
+        for (a, t), x in tput.items():
+            kind = "variant" if a.startswith("v") else "baseline"
+            for rep, f in enumerate((0.99, 1.0, 1.01), 1):
+                out.append(run.Row("x", a, kind, "w", "sl-w", t, rep, "ok",
+                                   ops_per_sec=x * f, maxrss_kb=rss[a]))
+        return out
+
+    def test_cells_and_geomeans(self):
+        rows = self.rows()
+        agg = results.aggregate(rows)
+        lines = report._against_production(["w"], agg, ["v1", "v2"],
+                                           ["glibc", "mimalloc", "tcmalloc"], rows)
+        text = "\n".join(lines)
+        one = next(l for l in lines if l.startswith("| w | 1 |"))
+        two = next(l for l in lines if l.startswith("| w | 2 |"))
+        # Threads 1: v1 best (90), mimalloc the best production (100, glibc's 500 is
+        # not counted), v2 slowest at 0.40; RSS 1000 / lowest production 1500.
+        self.assertRegex(one, r"\| v1 \| 90\.?0? \| mimalloc \| 100\.?0? \| 0\.90 ")
+        self.assertIn("| v2 (0.40) | 0.67 |", one)
+        # Threads 2: v2 best (300) against tcmalloc (200); its RSS 3000 / 1500.
+        self.assertIn("| v2 | 300 | tcmalloc | 200 | 1.50 ", two)
+        self.assertIn("| v1 (0.75) | 2.00 |", two)
+        self.assertIn("over the 2 cells: 1.162.", text)   # sqrt(0.9 * 1.5)
+        v2 = next(l for l in lines if l.startswith("| v2 | "))
+        self.assertEqual(v2, "| v2 | 0.77 | 0.40 (w, 1) | 1 | 2.00 |")   # sqrt(0.4 * 1.5)
+        self.assertFalse(any(l.startswith("| glibc |") for l in lines))
+
+    def test_left_out_without_production_baseline(self):
+        rows = [r for r in self.rows() if r.allocator in ("v1", "glibc")]
+        agg = results.aggregate(rows)
+        self.assertIsNone(report._against_production(["w"], agg, ["v1"], ["glibc"], rows))
+
+
 class StatsTests(unittest.TestCase):
     def test_ratio_interval(self):
         ci = stats.ratio_ci([200, 210, 190], [100, 110, 90])
