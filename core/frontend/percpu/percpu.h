@@ -75,6 +75,10 @@ extern uint8_t sl_pcpu_keyslot[SL_NUM_CLASSES]; /* SL_KEY_OFFSET of the class, i
 /* sl_pcpu_slabs[cpu]: the CPU's slab or NULL (release store, once). */
 extern void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
 
+/* Classes grown, and grows that took room from other classes (dynamic capacities,
+ * percpu.c; relaxed atomic counters, for tests). */
+extern uint64_t sl_pcpu_grows, sl_pcpu_steals;
+
 void *sl_fe_percpu_alloc_slow(uint32_t cls);
 bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p);
 void sl_fe_percpu_free_small(sl_span *s, void *p);
@@ -115,7 +119,10 @@ void sl_fe_percpu_stats(spanlab_stats *out);
 #define SL_STR_(x) #x
 #define SL_STR(x) SL_STR_(x)
 
-#define SL_RSEQ_PROLOGUE(res, tmp)                                                              \
+#define SL_RSEQ_PROLOGUE(res, tmp) SL_RSEQ_PROLOGUE_CHECK(res, tmp, "")
+/* As SL_RSEQ_PROLOGUE, with `check` (instructions that may jump to 2f, failing) right
+ * after the CPU id is read into %[cur] and found in range. */
+#define SL_RSEQ_PROLOGUE_CHECK(res, tmp, check)                                                 \
 	".pushsection __rseq_cs, \"aw\"\n\t"                                                   \
 	".balign 32\n"                                                                         \
 	"3:\n\t"                                                                               \
@@ -129,6 +136,7 @@ void sl_fe_percpu_stats(spanlab_stats *out);
 	"mov %%fs:" SL_STR(SL_RSEQ_CPU_ID) "(%[rseq]), %k[cur]\n\t" /* cur = this CPU's id */ \
 	"cmp %[maxcpu], %k[cur]\n\t"                                                           \
 	"jae 2f\n\t"                               /* unregistered (-1, -2) or beyond */       \
+	check                                                                                  \
 	"mov (%[slabs], %q[cur], 8), %[slab]\n\t"  /* slab = sl_pcpu_slabs[cpu] */             \
 	"test %[slab], %[slab]\n\t"                                                            \
 	"jz 2f\n\t"                                /* none yet: the slow path makes it */      \
@@ -231,6 +239,32 @@ SL_INLINE uint32_t sl_pcpu_push_batch(uint64_t off, void *const *buf, uint32_t n
 			       [maxcpu] "i"(SPANLAB_PERCPU_MAX_CPUS), [buf] "r"(buf), [n] "r"(n)
 			     : "memory", "cc");
 	return (uint32_t)k;
+}
+
+/* Resizes class `off` of CPU `cpu`'s cache: if this thread runs on that CPU, the
+ * class's end is still `old` and its objects all lie below `end` (cur <= end), the
+ * commit sets end = `end`; returns whether it did. Growing needs no more (the slots up
+ * to the class's region limit are the class's own); shrinking gives up only empty
+ * slots, so no object is lost, and a push that read the old end on this CPU restarts
+ * (rseq) and sees the new one. */
+SL_INLINE bool sl_pcpu_set_end(uint64_t off, uint32_t cpu, uint32_t old, uint32_t end)
+{
+	uint64_t ok, slab, cur;
+	__asm__ __volatile__(SL_RSEQ_PROLOGUE_CHECK("ok", "slab",
+						    "cmp %k[cpu], %k[cur]\n\t" /* another CPU: fail */
+						    "jne 2f\n\t")
+			     "cmp %k[end], %k[cur]\n\t"             /* cur > end: objects above it */
+			     "ja 2f\n\t"
+			     "cmp 8(%[slab], %[off]), %k[old]\n\t"   /* hdr->end != old: changed */
+			     "jne 2f\n\t"
+			     "mov $1, %k[ok]\n\t"
+			     "mov %k[end], 8(%[slab], %[off])\n"     /* commit: hdr->end = end */
+			     SL_RSEQ_EPILOGUE
+			     : [ok] "=&r"(ok), [slab] "=&r"(slab), [cur] "=&r"(cur)
+			     : [rseq] "r"(sl_pcpu_rseq_off), [slabs] "r"(sl_pcpu_slabs), [off] "r"(off),
+			       [maxcpu] "i"(SPANLAB_PERCPU_MAX_CPUS), [cpu] "r"(cpu), [old] "r"(old), [end] "r"(end)
+			     : "memory", "cc");
+	return ok != 0;
 }
 
 /* The CPU this thread runs on, as the kernel last wrote it in the rseq area (-1 or -2
