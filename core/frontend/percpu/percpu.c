@@ -488,6 +488,32 @@ void sl_fe_percpu_flush(sl_mcache *c)
 	sl_transfer_drain_all();
 }
 
+/* Tests: true if every CPU slab's classes hold between their start capacity and their
+ * region, with cur within [begin, end], and their capacities' bytes sum to the CPU's
+ * budget figure (exact when no thread is in a grow or shrink) within the bound. */
+bool sl_pcpu_capacity_ok(void)
+{
+	for (uint32_t cpu = 0; cpu < SPANLAB_PERCPU_MAX_CPUS; cpu++) {
+		void **slab = __atomic_load_n(&sl_pcpu_slabs[cpu], __ATOMIC_ACQUIRE);
+		if (!slab)
+			continue;
+		sl_pcpu_hdr *h = (sl_pcpu_hdr *)slab;
+		uint64_t bytes = 0;
+		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+			uint32_t cur = __atomic_load_n(&h[cls].cur, __ATOMIC_RELAXED);
+			uint32_t end = __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED);
+			if (end - h[cls].begin < sl_pcpu_cap[cls] || end - h[cls].begin > sl_pcpu_max[cls] ||
+			    cur < h[cls].begin || cur > end)
+				return false;
+			bytes += (uint64_t)(end - h[cls].begin) * sl_pcpu_size[cls];
+		}
+		uint64_t used = __atomic_load_n(&sl_pcpu_budgets[cpu].used, __ATOMIC_RELAXED);
+		if (bytes != used || used > sl_pcpu_bound)
+			return false;
+	}
+	return true;
+}
+
 void sl_fe_percpu_stats(spanlab_stats *out)
 {
 	if (!atomic_load_explicit(&sl_pcpu_decided, memory_order_acquire))

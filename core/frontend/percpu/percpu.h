@@ -78,6 +78,7 @@ extern void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
 /* Classes grown, and grows that took room from other classes (dynamic capacities,
  * percpu.c; relaxed atomic counters, for tests). */
 extern uint64_t sl_pcpu_grows, sl_pcpu_steals;
+bool sl_pcpu_capacity_ok(void);
 
 void *sl_fe_percpu_alloc_slow(uint32_t cls);
 bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p);
