@@ -6,8 +6,10 @@
  * statistics. See malloc.c for the overview.
  *
  * Sizing, per CPU and class: capacity sl_pcpu_cap = SPANLAB_PERCPU_CLASS_BYTES / size
- * objects (at least 2); a refill or flush moves sl_pcpu_move = min(batch, cap / 2)
- * objects (at least 1), so that a class just refilled or flushed has room both ways.
+ * objects (at least 2) to start, then dynamic ("Dynamic capacities" below); a refill
+ * or flush moves sl_pcpu_move = min(batch, cap / 2) objects (at least 1), so that a
+ * class just refilled or flushed has room both ways, or an eighth of a grown class's
+ * capacity.
  *
  * Ownership: a CPU's slab belongs to no thread; any thread running on that CPU pushes
  * and pops through critical sections, so objects freed by an exiting thread stay
@@ -33,12 +35,14 @@ ptrdiff_t sl_pcpu_rseq_off;
 uint8_t sl_pcpu_keyslot[SL_NUM_CLASSES];
 void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
 
-#define SL_PCPU_BUF 64 /* objects a refill or flush moves at most (>= every batch) */
+#define SL_PCPU_BUF 256 /* objects a refill or flush moves at most (>= every batch) */
 
-/* Per class: the capacity a CPU cache starts with and never shrinks below (cap), the
- * most it grows to (max: the slots of the class's region in the slab), what a refill
- * or flush moves, and the size. */
-static uint32_t sl_pcpu_cap[SL_NUM_CLASSES], sl_pcpu_max[SL_NUM_CLASSES], sl_pcpu_move[SL_NUM_CLASSES];
+/* Per class: the capacity a CPU cache starts with (cap), the least it shrinks to when
+ * another class takes its room (min: two move counts, so that a refill and a flush
+ * still fit), the most it grows to (max: the slots of the class's region in the slab),
+ * what a refill or flush moves, and the size. */
+static uint32_t sl_pcpu_cap[SL_NUM_CLASSES], sl_pcpu_min[SL_NUM_CLASSES], sl_pcpu_max[SL_NUM_CLASSES];
+static uint32_t sl_pcpu_move[SL_NUM_CLASSES];
 static uint32_t sl_pcpu_size[SL_NUM_CLASSES];
 static uint32_t sl_pcpu_slab_words; /* headers and slots of one slab */
 static uint64_t sl_pcpu_bound;	    /* bytes one CPU caches at most */
@@ -90,6 +94,7 @@ static void sl_pcpu_setup(void)
 		uint32_t move = sl_classes[cls].batch < cap / 2 ? sl_classes[cls].batch : cap / 2;
 		sl_pcpu_cap[cls] = cap;
 		sl_pcpu_move[cls] = move ? move : 1;
+		sl_pcpu_min[cls] = 2 * sl_pcpu_move[cls] < cap ? 2 * sl_pcpu_move[cls] : cap;
 		sl_pcpu_size[cls] = size;
 		sl_pcpu_keyslot[cls] = SL_KEY_OFFSET(size) / sizeof(void *);
 		if (sl_classes[cls].batch > SL_PCPU_BUF)
@@ -178,10 +183,10 @@ static void **sl_pcpu_slab(int32_t cpu)
  * whose CPU cache overflows or runs empty grows by its move count, up to its region
  * of the slab (sl_pcpu_max). The bytes of capacity come from the CPU's budget; once
  * it is spent, the class takes empty room (slots above cur) from the CPU's other
- * classes, looking at a few of them round-robin, never shrinking one below its start
- * capacity; with none to be had, the overflow flushes as with static capacities.
- * Capacity is room, not memory: what a CPU caches is at most the budget, bytes it
- * holds in objects. malloc_trim shrinks each drained class back to its start.
+ * classes, looking at a few of them round-robin, never shrinking one below sl_pcpu_min;
+ * with none to be had, the overflow flushes as with static capacities. Capacity is
+ * room, not memory: what a CPU caches is at most the budget, in bytes of objects.
+ * malloc_trim sets each drained class back to its start capacity.
  *
  * A class's end changes only by sl_pcpu_set_end, a critical section on the CPU itself
  * (the thread's CPU is checked inside it), so the pushes and pops of that CPU see
@@ -205,14 +210,14 @@ static void sl_pcpu_unreserve(uint32_t cpu, uint64_t bytes)
 	__atomic_fetch_sub(&sl_pcpu_budgets[cpu].used, bytes, __ATOMIC_RELAXED);
 }
 
-/* Class v of cpu's cache (headers h) gives up to `want` empty slots, keeping its start
- * capacity; returns the bytes of budget that freed (0 when none, or when the thread
+/* Class v of cpu's cache (headers h) gives up to `want` empty slots, keeping its
+ * minimum capacity; returns the bytes of budget that freed (0 when none, or when the thread
  * no longer runs on cpu). */
 static uint64_t sl_pcpu_shrink(sl_pcpu_hdr *h, uint32_t cpu, uint32_t v, uint32_t want)
 {
 	uint32_t end = __atomic_load_n(&h[v].end, __ATOMIC_RELAXED);
 	uint32_t cur = __atomic_load_n(&h[v].cur, __ATOMIC_RELAXED);
-	uint32_t spare = end - h[v].begin - sl_pcpu_cap[v];
+	uint32_t spare = end - h[v].begin - sl_pcpu_min[v];
 	if (cur > end || spare == 0) /* (racy reads: the critical section checks again) */
 		return 0;
 	uint32_t k = end - cur < spare ? end - cur : spare;
@@ -222,6 +227,20 @@ static uint64_t sl_pcpu_shrink(sl_pcpu_hdr *h, uint32_t cpu, uint32_t v, uint32_
 	uint64_t bytes = (uint64_t)k * sl_pcpu_size[v];
 	sl_pcpu_unreserve(cpu, bytes);
 	return bytes;
+}
+
+/* Class cls of cpu's cache (headers h), emptied, goes back to its start capacity. */
+static void sl_pcpu_reset(sl_pcpu_hdr *h, uint32_t cpu, uint32_t cls)
+{
+	uint32_t end = __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED), start = h[cls].begin + sl_pcpu_cap[cls];
+	uint64_t bytes = (uint64_t)(end > start ? end - start : start - end) * sl_pcpu_size[cls];
+	if (end > start) {
+		if (sl_pcpu_set_end(SL_PCPU_OFF(cls), cpu, end, start))
+			sl_pcpu_unreserve(cpu, bytes);
+	} else if (end < start && sl_pcpu_reserve(cpu, bytes)) {
+		if (!sl_pcpu_set_end(SL_PCPU_OFF(cls), cpu, end, start))
+			sl_pcpu_unreserve(cpu, bytes);
+	}
 }
 
 /* Class cls of cpu's cache (slab) grows by up to its move count, as described above;
@@ -259,27 +278,53 @@ static bool sl_pcpu_grow(void **slab, uint32_t cpu, uint32_t cls)
 	return true;
 }
 
-/* Up to `want` free objects of class cls of heap h into buf: from the transfer cache,
- * else a full batch from mcentral's stack (all of it), else from the spans. Returns
+/* What a refill or flush of class cls moves, the class's capacity being cap: its move
+ * count, or (a class grown beyond its start) an eighth of its capacity, at most
+ * SL_PCPU_BUF, so that a large class goes to the shared layers less often. */
+static uint32_t sl_pcpu_move_of(uint32_t cls, uint32_t cap)
+{
+	if (cap <= sl_pcpu_cap[cls] || cap / 8 <= sl_pcpu_move[cls])
+		return sl_pcpu_move[cls];
+	return cap / 8 < SL_PCPU_BUF ? cap / 8 : SL_PCPU_BUF;
+}
+
+/* The capacity of class cls in this CPU's slab (racy read; the start capacity without
+ * a slab). */
+static uint32_t sl_pcpu_cap_now(void **slab, uint32_t cls)
+{
+	if (!slab)
+		return sl_pcpu_cap[cls];
+	sl_pcpu_hdr *h = (sl_pcpu_hdr *)slab;
+	return __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED) - h[cls].begin;
+}
+
+/* Up to `want` (<= SL_PCPU_BUF) free objects of class cls of heap h into buf: from the
+ * transfer cache, then full batches from mcentral's stack while a whole one fits (the
+ * first one whole even beyond `want`), else, with nothing yet, from the spans. Returns
  * how many (0: out of memory). */
 static uint32_t sl_pcpu_gather(sl_mheap *h, uint32_t cls, void **buf, uint32_t want)
 {
 	uint32_t n = sl_transfer_remove(h, cls, buf, want);
-	if (n)
-		return n;
 	sl_mcentral *ct = &h->central[cls];
-	void *head;
-	sl_batch *b = sl_mcentral_pop_batch(ct);
-	if (b) {
-		head = b->head;
-		b->head = NULL;
-		sl_mcentral_spare_push(ct, b);
-	} else if (!sl_mcentral_take(ct, want, &head)) {
-		return 0;
-	}
-	for (; head && n < SL_PCPU_BUF; n++) {
-		buf[n] = head;
-		head = sl_link_get(head);
+	while (n < want) {
+		void *head;
+		sl_batch *b = n == 0 || want - n >= ct->batch ? sl_mcentral_pop_batch(ct) : NULL;
+		if (b) {
+			head = b->head;
+			b->head = NULL;
+			sl_mcentral_spare_push(ct, b);
+		} else if (n == 0) {
+			if (!sl_mcentral_take(ct, want, &head))
+				return 0;
+		} else {
+			break;
+		}
+		for (; head && n < SL_PCPU_BUF; n++) {
+			buf[n] = head;
+			head = sl_link_get(head);
+		}
+		if (!b)
+			break;
 	}
 	return n;
 }
@@ -295,20 +340,26 @@ static void sl_pcpu_release_heap(sl_mheap *h, uint32_t cls, void **buf, uint32_t
 	for (uint32_t i = 0; i < n; i++)
 		sl_link_set(buf[i], i + 1 < n ? buf[i + 1] : NULL);
 	sl_mcentral *ct = &h->central[cls];
-	if (n == ct->batch) {
+	uint32_t i = 0;
+	for (; n - i >= ct->batch; i += ct->batch) { /* whole batches onto mcentral's stack */
 		sl_batch *b = sl_mcentral_spare_pop(ct);
 		if (!b)
 			b = sl_fixalloc_get(SL_FIX_BATCH);
-		if (b) {
-			b->head = buf[0];
-			b->count = n;
-			if (sl_mcentral_push_batch(ct, b))
-				return;
+		if (!b)
+			break;
+		sl_link_set(buf[i + ct->batch - 1], NULL);
+		b->head = buf[i];
+		b->count = ct->batch;
+		if (!sl_mcentral_push_batch(ct, b)) {
 			b->head = NULL;
 			sl_mcentral_spare_push(ct, b);
+			if (i + ct->batch < n) /* linked on again */
+				sl_link_set(buf[i + ct->batch - 1], buf[i + ct->batch]);
+			break;
 		}
 	}
-	sl_mcentral_give_list(ct, buf[0]);
+	if (i < n)
+		sl_mcentral_give_list(ct, buf[i]);
 }
 
 /* As sl_pcpu_release_heap, for objects that may belong to several heaps (a CPU's
@@ -352,7 +403,7 @@ SL_NOINLINE void *sl_fe_percpu_alloc_slow(uint32_t cls)
 	void **slab = sl_pcpu_slab(cpu);
 	if (slab && sl_pcpu_dynamic)
 		sl_pcpu_grow(slab, (uint32_t)cpu, cls); /* room for the frees to come */
-	uint32_t n = sl_pcpu_gather(c->heap, cls, buf, slab ? sl_pcpu_move[cls] : 1);
+	uint32_t n = sl_pcpu_gather(c->heap, cls, buf, slab ? sl_pcpu_move_of(cls, sl_pcpu_cap_now(slab, cls)) : 1);
 	if (SL_UNLIKELY(n == 0)) {
 		errno = ENOMEM;
 		return NULL;
@@ -380,7 +431,7 @@ SL_NOINLINE bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p)
 	void *buf[SL_PCPU_BUF + 1];
 	uint32_t n = 0;
 	if (slab)
-		n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, sl_pcpu_move[cls]);
+		n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, sl_pcpu_move_of(cls, sl_pcpu_cap_now(slab, cls)));
 	if (!sl_pcpu_push(SL_PCPU_OFF(cls), p))
 		buf[n++] = p;
 	sl_pcpu_release(c ? c->heap : s->heap, cls, buf, n);
@@ -459,7 +510,7 @@ static void sl_pcpu_drain_here(sl_mheap *h)
 		while ((n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, SL_PCPU_BUF)))
 			sl_pcpu_release(h, cls, buf, n);
 		if (slab && sl_pcpu_dynamic)
-			sl_pcpu_shrink((sl_pcpu_hdr *)slab, (uint32_t)cpu, cls, UINT32_MAX);
+			sl_pcpu_reset((sl_pcpu_hdr *)slab, (uint32_t)cpu, cls);
 	}
 }
 
@@ -488,8 +539,8 @@ void sl_fe_percpu_flush(sl_mcache *c)
 	sl_transfer_drain_all();
 }
 
-/* Tests: true if every CPU slab's classes hold between their start capacity and their
- * region, with cur within [begin, end], and their capacities' bytes sum to the CPU's
+/* Tests: true if every CPU slab's classes hold between their minimum capacity and
+ * their region, with cur within [begin, end], and their capacities' bytes sum to the CPU's
  * budget figure (exact when no thread is in a grow or shrink) within the bound. */
 bool sl_pcpu_capacity_ok(void)
 {
@@ -502,7 +553,7 @@ bool sl_pcpu_capacity_ok(void)
 		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 			uint32_t cur = __atomic_load_n(&h[cls].cur, __ATOMIC_RELAXED);
 			uint32_t end = __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED);
-			if (end - h[cls].begin < sl_pcpu_cap[cls] || end - h[cls].begin > sl_pcpu_max[cls] ||
+			if (end - h[cls].begin < sl_pcpu_min[cls] || end - h[cls].begin > sl_pcpu_max[cls] ||
 			    cur < h[cls].begin || cur > end)
 				return false;
 			bytes += (uint64_t)(end - h[cls].begin) * sl_pcpu_size[cls];

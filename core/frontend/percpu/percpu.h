@@ -21,12 +21,13 @@
  *
  * cur, begin and end are indexes of 8-byte slab words: slots begin..cur-1 hold the
  * class's free objects (the last one pushed at cur-1); end - begin is the class's
- * capacity (sl_pcpu_cap: SPANLAB_PERCPU_CLASS_BYTES / size, at least 2 objects).
- * `cur` is written only by the commit of a critical section running on that CPU, so
- * the threads of a CPU never see each other's half-done operations: a thread
- * preempted, migrated or signalled inside one restarts it from the top (the kernel
- * moves it to the abort handler), and nothing before the commit is visible in the
- * header.
+ * capacity (SPANLAB_PERCPU_CLASS_BYTES / size, at least 2 objects, to start; with
+ * dynamic capacities it moves within the class's region of the slab, percpu.c), and
+ * cur <= end always. `cur` and `end` are written only by the commit of a critical
+ * section running on that CPU, so the threads of a CPU never see each other's
+ * half-done operations: a thread preempted, migrated or signalled inside one restarts
+ * it from the top (the kernel moves it to the abort handler), and nothing before the
+ * commit is visible in the header.
  */
 #ifndef SPANLAB_FE_PERCPU_H
 #define SPANLAB_FE_PERCPU_H
@@ -40,8 +41,9 @@ _Static_assert(offsetof(sl_fe_percpu_cache, fl) == 0, "freelist's state comes fi
 #define sl_fe_percpu_NAME_ "percpu"
 #define sl_fe_percpu_TINY_MAX_ 0
 
-/* Bytes of objects one CPU caches per size class (at least 2 objects); a build-time
- * knob (README.md). With Go's table a CPU caches at most 1.3 MiB
+/* Bytes of objects one CPU caches per size class to start with (at least 2 objects),
+ * and always under static capacities; a build-time knob (README.md). With Go's table
+ * 1.3 MiB per CPU in all; dynamic capacities move within SPANLAB_PERCPU_CPU_KB
  * (SPANLAB_VERBOSE=1 prints the bound of the variant at start-up). */
 #ifndef SPANLAB_PERCPU_CLASS_BYTES
 #define SPANLAB_PERCPU_CLASS_BYTES 16384
