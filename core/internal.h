@@ -252,6 +252,12 @@ extern sl_class_info sl_classes[SL_NUM_CLASSES];
 #ifndef SPANLAB_DEFAULT_TCACHE_TOTAL_MB
 #define SPANLAB_DEFAULT_TCACHE_TOTAL_MB 32
 #endif
+#ifndef SPANLAB_DEFAULT_PERCPU_CPU_KB
+#define SPANLAB_DEFAULT_PERCPU_CPU_KB 1536
+#endif
+#ifndef SPANLAB_DEFAULT_PERCPU_CLASS_MAX
+#define SPANLAB_DEFAULT_PERCPU_CLASS_MAX 32768
+#endif
 #define SL_OPTIONS(X)                                                                          \
 	X(stats, "STATS", 0, "print stats to stderr at exit: 0, 1 (text) or json")            \
 	X(verbose, "VERBOSE", 0, "report initialisation and degraded features on stderr")     \
@@ -266,7 +272,11 @@ extern sl_class_info sl_classes[SL_NUM_CLASSES];
 	X(tcache_thread_kb, "TCACHE_THREAD_KB", SPANLAB_DEFAULT_TCACHE_THREAD_KB,               \
 	  "dynamic thread caches: the most one thread's budget grows to")                      \
 	X(tcache_total_mb, "TCACHE_TOTAL_MB", SPANLAB_DEFAULT_TCACHE_TOTAL_MB,                  \
-	  "dynamic thread caches: the pool all threads' budgets come from")
+	  "dynamic thread caches: the pool all threads' budgets come from")                   \
+	X(percpu_cpu_kb, "PERCPU_CPU_KB", SPANLAB_DEFAULT_PERCPU_CPU_KB,                        \
+	  "percpu: capacity budget of one CPU cache (0: static per-class capacities)")         \
+	X(percpu_class_max, "PERCPU_CLASS_MAX", SPANLAB_DEFAULT_PERCPU_CLASS_MAX,               \
+	  "percpu: the most objects one CPU caches of a class, dynamic capacities")
 typedef struct sl_options {
 #define SL_OPTION_FIELD(field, env, def, desc) long field;
 	SL_OPTIONS(SL_OPTION_FIELD)

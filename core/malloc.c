@@ -111,7 +111,8 @@
  *
  * `percpu` (core/frontend/percpu/), as TCMalloc today: the
  * free objects are cached per CPU instead of per thread, in one bounded array per CPU
- * and class (16 KiB of objects by default). malloc pops and free pushes with a
+ * and class (16 KiB of objects to start; classes grow and shrink within a per-CPU
+ * budget, 1.5 MiB by default). malloc pops and free pushes with a
  * restartable sequence (Linux rseq, through the area glibc registers for every
  * thread): the CPU id comes from that area, and a thread preempted, migrated or
  * signalled inside the few instructions before the commit store restarts them. An

@@ -17,6 +17,17 @@
  *              the critical sections without rseq protection (SPANLAB_PERCPU_UNPROTECTED);
  *              exits 0 once the test caught it (a doubled object, or the engine's own
  *              double-free abort in a child process), 1 if it never did.
+ *   resize     (run with a small SPANLAB_PERCPU_CPU_KB and SPANLAB_PERCPU_CLASS_MAX, so
+ *              that classes grow and take room from each other all the time) threads,
+ *              more than the CPUs, moving between them, allocate bursts of up to 700
+ *              objects of one size and free them: every object keeps its owner's token
+ *              until freed (a resize that lost or exposed a slot shows as a doubled
+ *              object, exit 3); classes grew and took room from others; every CPU's
+ *              capacities stay within their regions and sum to its budget figure;
+ *              mallocs and frees reconcile; a trim empties everything and brings
+ *              every class back to its start capacity.
+ *   control-resize  resize until an object is doubled, as control (same control
+ *              library): the resize test can fail.
  *   fallback   run under GLIBC_TUNABLES=glibc.pthread.rseq=0: percpu_active is 0, the
  *              freelist thread caches served (no CPU cache exists), and migrate's checks
  *              hold.
@@ -337,6 +348,113 @@ static void run_control(void)
 	exit(1);
 }
 
+/* ---- resize ---- */
+
+static const size_t rsizes[] = {16, 32, 48, 64, 128, 256, 512};
+#define NRSIZES (sizeof rsizes / sizeof rsizes[0])
+
+static void *resize_thread(void *arg)
+{
+	long id = (long)arg;
+	uint64_t seed = 0x9E3779B97F4A7C15ull * (uint64_t)(id + 7);
+	enum { B = 700 };
+	static _Thread_local void *p[B];
+	static _Thread_local uint64_t tok[B];
+	long rounds = nops < 0 ? -1 : nops / 100;
+	for (long r = 0; (rounds < 0 || r < rounds) && !atomic_load_explicit(&stop, memory_order_relaxed); r++) {
+		if (r % 8 == 0)
+			pin(cpus[rnd(&seed) % (uint64_t)ncpus]);
+		size_t size = rsizes[rnd(&seed) % NRSIZES];
+		int n = 1 + (int)(rnd(&seed) % B);
+		for (int i = 0; i < n; i++) {
+			p[i] = spanlab_malloc(size);
+			if (!p[i])
+				FAIL_NOW("malloc(%zu)", size);
+			tok[i] = ((uint64_t)id << 40) | (((uint64_t)r << 10 | (uint64_t)i) & 0xFFFFFFFFFull) | 1;
+			fill(p[i], size, tok[i]);
+		}
+		for (int i = 0; i < n; i++) {
+			int k = (r & 1) ? n - 1 - i : i; /* freed in either order */
+			uint64_t bad = check(p[k], size, tok[k]);
+			if (bad) {
+				fprintf(stderr, "doubled object: thread %ld's %p (%zu B) holds token 0x%llx of thread %llu\n",
+					id, p[k], size, (unsigned long long)bad, (unsigned long long)(bad >> 40));
+				atomic_fetch_add(&doubled, 1);
+				atomic_store(&stop, 1);
+				return NULL;
+			}
+			spanlab_free(p[k]);
+		}
+	}
+	return NULL;
+}
+
+static void resize_run(void)
+{
+	pthread_t th[1024];
+	for (long i = 0; i < nthreads; i++)
+		CHECK_MSG(pthread_create(&th[i], NULL, resize_thread, (void *)i) == 0, "pthread_create");
+	if (nops < 0) {
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			usleep(10000);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while (!atomic_load(&stop) && (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+		atomic_store(&stop, 1);
+	}
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void run_resize(void)
+{
+	spanlab_stats_get(&st0);
+	uint64_t grows0 = __atomic_load_n(&sl_pcpu_grows, __ATOMIC_RELAXED);
+	uint64_t steals0 = __atomic_load_n(&sl_pcpu_steals, __ATOMIC_RELAXED);
+	resize_run();
+	if (atomic_load(&doubled))
+		exit(3);
+	uint64_t grows = __atomic_load_n(&sl_pcpu_grows, __ATOMIC_RELAXED) - grows0;
+	uint64_t steals = __atomic_load_n(&sl_pcpu_steals, __ATOMIC_RELAXED) - steals0;
+	CHECK_MSG(sl_pcpu_capacity_ok(), "a CPU's capacities are out of bounds or do not match its budget");
+	reconcile("resize");
+	CHECK_MSG(grows > 0, "no class grew (is SPANLAB_PERCPU_CPU_KB above the start capacities?)");
+	CHECK_MSG(steals > 0, "no class took room from another (is SPANLAB_PERCPU_CPU_KB small?)");
+	trimmed_empty("resize");
+	CHECK_MSG(sl_pcpu_capacity_ok(), "capacities after the trim");
+	printf("resize (%s): %d threads on %d CPUs, %ld rounds each: %llu grows, %llu of them taking room from "
+	       "other classes; no object lost or handed out twice\n",
+	       spanlab_variant(), nthreads, ncpus, nops / 100, (unsigned long long)grows, (unsigned long long)steals);
+}
+
+/* The resize control: the stress in a child process, until an object is doubled. */
+static void run_control_resize(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	CHECK_MSG(pid >= 0, "fork");
+	if (pid == 0) {
+		nops = -1;
+		resize_run();
+		_exit(atomic_load(&doubled) ? 3 : 0);
+	}
+	int st;
+	CHECK_MSG(waitpid(pid, &st, 0) == pid, "waitpid");
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+		printf("control-resize (%s): the resize test caught a doubled object\n", spanlab_variant());
+		exit(0);
+	}
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) {
+		printf("control-resize (%s): the engine aborted on a double free (an object handed out twice)\n",
+		       spanlab_variant());
+		exit(0);
+	}
+	fprintf(stderr, "control-resize (%s): nothing caught in %.0f s (status 0x%x)\n", spanlab_variant(), seconds,
+		st);
+	exit(1);
+}
+
 /* ---- fork ---- */
 
 static void *fork_busy(void *arg)
@@ -507,10 +625,13 @@ static void run_transfer(void)
 
 int main(int argc, char **argv)
 {
-	CHECK_MSG(argc >= 2, "usage: percpu migrate|oversub|control|fallback|fork|exit|transfer [--threads N] [--ops N] [--seconds S]");
+	CHECK_MSG(argc >= 2, "usage: percpu migrate|oversub|control|resize|control-resize|fallback|fork|exit|transfer "
+			     "[--threads N] [--ops N] [--seconds S]");
 	const char *c = argv[1];
 	if (!strcmp(c, "oversub") || !strcmp(c, "control"))
 		nthreads = 64;
+	if (!strcmp(c, "resize") || !strcmp(c, "control-resize"))
+		nthreads = 16;
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--threads"))
 			nthreads = atoi(argv[i + 1]);
@@ -528,7 +649,7 @@ int main(int argc, char **argv)
 		if (CPU_ISSET(i, &set))
 			cpus[ncpus++] = i;
 	spanlab_free(spanlab_malloc(16)); /* the main thread's cache: set-up is done */
-	if (strcmp(c, "fallback") && strcmp(c, "control") && !sl_pcpu_rseq) {
+	if (strcmp(c, "fallback") && strcmp(c, "control") && strcmp(c, "control-resize") && !sl_pcpu_rseq) {
 		printf("rseq is not available: skipped\n");
 		return 77;
 	}
@@ -540,6 +661,10 @@ int main(int argc, char **argv)
 		run_oversub();
 	else if (!strcmp(c, "control"))
 		run_control();
+	else if (!strcmp(c, "resize"))
+		run_resize();
+	else if (!strcmp(c, "control-resize"))
+		run_control_resize();
 	else if (!strcmp(c, "fork"))
 		run_fork();
 	else if (!strcmp(c, "exit"))

@@ -6,8 +6,10 @@
  * statistics. See malloc.c for the overview.
  *
  * Sizing, per CPU and class: capacity sl_pcpu_cap = SPANLAB_PERCPU_CLASS_BYTES / size
- * objects (at least 2); a refill or flush moves sl_pcpu_move = min(batch, cap / 2)
- * objects (at least 1), so that a class just refilled or flushed has room both ways.
+ * objects (at least 2) to start, then dynamic ("Dynamic capacities" below); a refill
+ * or flush moves sl_pcpu_move = min(batch, cap / 2) objects (at least 1), so that a
+ * class just refilled or flushed has room both ways, or an eighth of a grown class's
+ * capacity.
  *
  * Ownership: a CPU's slab belongs to no thread; any thread running on that CPU pushes
  * and pops through critical sections, so objects freed by an exiting thread stay
@@ -33,11 +35,30 @@ ptrdiff_t sl_pcpu_rseq_off;
 uint8_t sl_pcpu_keyslot[SL_NUM_CLASSES];
 void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
 
-#define SL_PCPU_BUF 64 /* objects a refill or flush moves at most (>= every batch) */
+#define SL_PCPU_BUF 256 /* objects a refill or flush moves at most (>= every batch) */
 
-static uint32_t sl_pcpu_cap[SL_NUM_CLASSES], sl_pcpu_move[SL_NUM_CLASSES];
+/* Per class: the capacity a CPU cache starts with (cap), the least it shrinks to when
+ * another class takes its room (min: two move counts, so that a refill and a flush
+ * still fit), the most it grows to (max: the slots of the class's region in the slab),
+ * what a refill or flush moves, and the size. */
+static uint32_t sl_pcpu_cap[SL_NUM_CLASSES], sl_pcpu_min[SL_NUM_CLASSES], sl_pcpu_max[SL_NUM_CLASSES];
+static uint32_t sl_pcpu_move[SL_NUM_CLASSES];
+static uint32_t sl_pcpu_size[SL_NUM_CLASSES];
 static uint32_t sl_pcpu_slab_words; /* headers and slots of one slab */
 static uint64_t sl_pcpu_bound;	    /* bytes one CPU caches at most */
+static uint64_t sl_pcpu_start;	    /* bytes of capacity a new slab starts with */
+static bool sl_pcpu_dynamic;	    /* capacities move (SPANLAB_PERCPU_CPU_KB > 0) */
+/* Per CPU (dynamic capacities): bytes of capacity its classes hold together (sum of
+ * (end - begin) * size, at most sl_pcpu_bound; atomic adds, reserved before a class
+ * grows and given back when one shrinks) and where the next steal looks first. */
+typedef struct sl_pcpu_budget {
+	uint64_t used;
+	uint32_t next;
+} SL_ALIGNED_CL sl_pcpu_budget;
+static sl_pcpu_budget sl_pcpu_budgets[SPANLAB_PERCPU_MAX_CPUS];
+/* Test and statistics figures (relaxed atomic adds): classes grown, classes shrunk to
+ * give their room to another. */
+uint64_t sl_pcpu_grows, sl_pcpu_steals;
 static pthread_mutex_t sl_pcpu_lock = PTHREAD_MUTEX_INITIALIZER; /* set-up, slab creation */
 static atomic_int sl_pcpu_decided;   /* set-up done (release), sl_pcpu_rseq final */
 /* Statistics (atomic adds, slow paths only). */
@@ -64,8 +85,8 @@ static void sl_pcpu_setup(void)
 		pthread_mutex_unlock(&sl_pcpu_lock);
 		return;
 	}
-	uint32_t words = SL_NUM_CLASSES * sizeof(sl_pcpu_hdr) / sizeof(void *);
-	sl_pcpu_bound = 0;
+	uint64_t words = SL_NUM_CLASSES * sizeof(sl_pcpu_hdr) / sizeof(void *);
+	sl_pcpu_start = 0;
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 		uint32_t size = sl_classes[cls].size;
 		uint32_t cap = SPANLAB_PERCPU_CLASS_BYTES / size;
@@ -73,13 +94,31 @@ static void sl_pcpu_setup(void)
 		uint32_t move = sl_classes[cls].batch < cap / 2 ? sl_classes[cls].batch : cap / 2;
 		sl_pcpu_cap[cls] = cap;
 		sl_pcpu_move[cls] = move ? move : 1;
+		sl_pcpu_min[cls] = 2 * sl_pcpu_move[cls] < cap ? 2 * sl_pcpu_move[cls] : cap;
+		sl_pcpu_size[cls] = size;
 		sl_pcpu_keyslot[cls] = SL_KEY_OFFSET(size) / sizeof(void *);
 		if (sl_classes[cls].batch > SL_PCPU_BUF)
 			sl_fatal("percpu: batch of class %u (%u) exceeds %u", cls, sl_classes[cls].batch, SL_PCPU_BUF);
-		words += cap;
-		sl_pcpu_bound += (uint64_t)cap * size;
+		sl_pcpu_start += (uint64_t)cap * size;
 	}
-	sl_pcpu_slab_words = words;
+	/* Dynamic capacities: a class may grow to SPANLAB_PERCPU_CLASS_MAX objects or the
+	 * whole budget's worth, whichever is less (never below its start). */
+	uint64_t budget = (uint64_t)sl_opt.percpu_cpu_kb << 10, cmax = (uint64_t)sl_opt.percpu_class_max;
+	sl_pcpu_dynamic = budget > sl_pcpu_start;
+	sl_pcpu_bound = sl_pcpu_dynamic ? budget : sl_pcpu_start;
+	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+		uint64_t max = sl_pcpu_cap[cls];
+		if (sl_pcpu_dynamic) {
+			uint64_t fit = budget / sl_pcpu_size[cls];
+			max = fit < cmax ? fit : cmax;
+			max = max < sl_pcpu_cap[cls] ? sl_pcpu_cap[cls] : max > (1u << 24) ? (1u << 24) : max;
+		}
+		sl_pcpu_max[cls] = (uint32_t)max;
+		words += max;
+	}
+	if (words > UINT32_MAX / 2)
+		sl_fatal("percpu: a slab of %" PRIu64 " words is too large (SPANLAB_PERCPU_CLASS_MAX)", words);
+	sl_pcpu_slab_words = (uint32_t)words;
 	sl_transfer_init();
 	const char *why = NULL;
 	int ncpu = get_nprocs_conf();
@@ -97,9 +136,10 @@ static void sl_pcpu_setup(void)
 	if (why)
 		sl_verbose("percpu: %s: per-thread `freelist` caches instead", why);
 	else
-		sl_verbose("percpu: per-CPU caches through rseq, at most %" PRIu64 " KiB per CPU (%u KiB per class), "
-			   "slab of %u KiB per CPU; transfer cache of %u batches per class",
-			   sl_pcpu_bound >> 10, (unsigned)SPANLAB_PERCPU_CLASS_BYTES >> 10, sl_pcpu_slab_words >> 7,
+		sl_verbose("percpu: per-CPU caches through rseq, at most %" PRIu64 " KiB per CPU (%s, %u KiB per "
+			   "class to start), slab of %u KiB per CPU; transfer cache of %u batches per class",
+			   sl_pcpu_bound >> 10, sl_pcpu_dynamic ? "dynamic capacities" : "static capacities",
+			   (unsigned)SPANLAB_PERCPU_CLASS_BYTES >> 10, sl_pcpu_slab_words >> 7,
 			   (unsigned)SPANLAB_TRANSFER_BATCHES);
 	sl_pcpu_rseq = why == NULL;
 	atomic_store_explicit(&sl_pcpu_decided, 1, memory_order_release);
@@ -124,9 +164,10 @@ static void **sl_pcpu_slab(int32_t cpu)
 			uint32_t w = SL_NUM_CLASSES * sizeof(sl_pcpu_hdr) / sizeof(void *);
 			for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 				h[cls].begin = h[cls].cur = w;
-				w += sl_pcpu_cap[cls];
-				h[cls].end = w;
+				h[cls].end = w + sl_pcpu_cap[cls];
+				w += sl_pcpu_max[cls];
 			}
+			__atomic_store_n(&sl_pcpu_budgets[cpu].used, sl_pcpu_start, __ATOMIC_RELAXED);
 			__atomic_store_n(&sl_pcpu_slabs[cpu], slab, __ATOMIC_RELEASE);
 		} else {
 			__atomic_fetch_add(&sl_pcpu_slab_nomem, 1, __ATOMIC_RELAXED);
@@ -136,27 +177,154 @@ static void **sl_pcpu_slab(int32_t cpu)
 	return slab;
 }
 
-/* Up to `want` free objects of class cls of heap h into buf: from the transfer cache,
- * else a full batch from mcentral's stack (all of it), else from the spans. Returns
+/* ---- Dynamic capacities ----
+ *
+ * With a budget (SPANLAB_PERCPU_CPU_KB above what the start capacities take), a class
+ * whose CPU cache overflows or runs empty grows by its move count, up to its region
+ * of the slab (sl_pcpu_max). The bytes of capacity come from the CPU's budget; once
+ * it is spent, the class takes empty room (slots above cur) from the CPU's other
+ * classes, looking at a few of them round-robin, never shrinking one below sl_pcpu_min;
+ * with none to be had, the overflow flushes as with static capacities. Capacity is
+ * room, not memory: what a CPU caches is at most the budget, in bytes of objects.
+ * malloc_trim sets each drained class back to its start capacity.
+ *
+ * A class's end changes only by sl_pcpu_set_end, a critical section on the CPU itself
+ * (the thread's CPU is checked inside it), so the pushes and pops of that CPU see
+ * either the old end or the new one, never a move in the middle of theirs. The budget
+ * is reserved (atomic add) before a grow commits and given back if it does not, and
+ * given back after a shrink commits, so a CPU's capacity never exceeds its budget. */
+#define SL_PCPU_STEAL_SCAN 8 /* classes one grow looks at for empty room */
+
+static bool sl_pcpu_reserve(uint32_t cpu, uint64_t bytes)
+{
+	uint64_t *u = &sl_pcpu_budgets[cpu].used, used = __atomic_load_n(u, __ATOMIC_RELAXED);
+	do {
+		if (used + bytes > sl_pcpu_bound)
+			return false;
+	} while (!__atomic_compare_exchange_n(u, &used, used + bytes, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+static void sl_pcpu_unreserve(uint32_t cpu, uint64_t bytes)
+{
+	__atomic_fetch_sub(&sl_pcpu_budgets[cpu].used, bytes, __ATOMIC_RELAXED);
+}
+
+/* Class v of cpu's cache (headers h) gives up to `want` empty slots, keeping its
+ * minimum capacity; returns the bytes of budget that freed (0 when none, or when the thread
+ * no longer runs on cpu). */
+static uint64_t sl_pcpu_shrink(sl_pcpu_hdr *h, uint32_t cpu, uint32_t v, uint32_t want)
+{
+	uint32_t end = __atomic_load_n(&h[v].end, __ATOMIC_RELAXED);
+	uint32_t cur = __atomic_load_n(&h[v].cur, __ATOMIC_RELAXED);
+	uint32_t spare = end - h[v].begin - sl_pcpu_min[v];
+	if (cur > end || spare == 0) /* (racy reads: the critical section checks again) */
+		return 0;
+	uint32_t k = end - cur < spare ? end - cur : spare;
+	k = k < want ? k : want;
+	if (k == 0 || !sl_pcpu_set_end(SL_PCPU_OFF(v), cpu, end, end - k))
+		return 0;
+	uint64_t bytes = (uint64_t)k * sl_pcpu_size[v];
+	sl_pcpu_unreserve(cpu, bytes);
+	return bytes;
+}
+
+/* Class cls of cpu's cache (headers h), emptied, goes back to its start capacity. */
+static void sl_pcpu_reset(sl_pcpu_hdr *h, uint32_t cpu, uint32_t cls)
+{
+	uint32_t end = __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED), start = h[cls].begin + sl_pcpu_cap[cls];
+	uint64_t bytes = (uint64_t)(end > start ? end - start : start - end) * sl_pcpu_size[cls];
+	if (end > start) {
+		if (sl_pcpu_set_end(SL_PCPU_OFF(cls), cpu, end, start))
+			sl_pcpu_unreserve(cpu, bytes);
+	} else if (end < start && sl_pcpu_reserve(cpu, bytes)) {
+		if (!sl_pcpu_set_end(SL_PCPU_OFF(cls), cpu, end, start))
+			sl_pcpu_unreserve(cpu, bytes);
+	}
+}
+
+/* Class cls of cpu's cache (slab) grows by up to its move count, as described above;
+ * returns whether it did. */
+static bool sl_pcpu_grow(void **slab, uint32_t cpu, uint32_t cls)
+{
+	sl_pcpu_hdr *h = (sl_pcpu_hdr *)slab;
+	uint32_t end = __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED), cap = end - h[cls].begin;
+	if (cap >= sl_pcpu_max[cls])
+		return false;
+	uint32_t k = sl_pcpu_max[cls] - cap < sl_pcpu_move[cls] ? sl_pcpu_max[cls] - cap : sl_pcpu_move[cls];
+	uint64_t bytes = (uint64_t)k * sl_pcpu_size[cls];
+	if (!sl_pcpu_reserve(cpu, bytes)) {
+		sl_pcpu_budget *b = &sl_pcpu_budgets[cpu];
+		uint32_t v = __atomic_load_n(&b->next, __ATOMIC_RELAXED);
+		uint64_t got = 0;
+		for (int i = 0; i < SL_PCPU_STEAL_SCAN && got < bytes; i++) {
+			v = v + 1 >= SL_NUM_CLASSES ? 1 : v + 1;
+			if (v == cls)
+				continue;
+			uint64_t want = (bytes - got + sl_pcpu_size[v] - 1) / sl_pcpu_size[v];
+			got += sl_pcpu_shrink(h, cpu, v, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want);
+		}
+		__atomic_store_n(&b->next, v, __ATOMIC_RELAXED);
+		if (got)
+			__atomic_fetch_add(&sl_pcpu_steals, 1, __ATOMIC_RELAXED);
+		if (!sl_pcpu_reserve(cpu, bytes))
+			return false;
+	}
+	if (!sl_pcpu_set_end(SL_PCPU_OFF(cls), cpu, end, end + k)) {
+		sl_pcpu_unreserve(cpu, bytes);
+		return false;
+	}
+	__atomic_fetch_add(&sl_pcpu_grows, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* What a refill or flush of class cls moves, the class's capacity being cap: its move
+ * count, or (a class grown beyond its start) an eighth of its capacity, at most
+ * SL_PCPU_BUF, so that a large class goes to the shared layers less often. */
+static uint32_t sl_pcpu_move_of(uint32_t cls, uint32_t cap)
+{
+	if (cap <= sl_pcpu_cap[cls] || cap / 8 <= sl_pcpu_move[cls])
+		return sl_pcpu_move[cls];
+	return cap / 8 < SL_PCPU_BUF ? cap / 8 : SL_PCPU_BUF;
+}
+
+/* The capacity of class cls in this CPU's slab (racy read; the start capacity without
+ * a slab). */
+static uint32_t sl_pcpu_cap_now(void **slab, uint32_t cls)
+{
+	if (!slab)
+		return sl_pcpu_cap[cls];
+	sl_pcpu_hdr *h = (sl_pcpu_hdr *)slab;
+	return __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED) - h[cls].begin;
+}
+
+/* Up to `want` (<= SL_PCPU_BUF) free objects of class cls of heap h into buf: from the
+ * transfer cache, then full batches from mcentral's stack while a whole one fits (the
+ * first one whole even beyond `want`), else, with nothing yet, from the spans. Returns
  * how many (0: out of memory). */
 static uint32_t sl_pcpu_gather(sl_mheap *h, uint32_t cls, void **buf, uint32_t want)
 {
 	uint32_t n = sl_transfer_remove(h, cls, buf, want);
-	if (n)
-		return n;
 	sl_mcentral *ct = &h->central[cls];
-	void *head;
-	sl_batch *b = sl_mcentral_pop_batch(ct);
-	if (b) {
-		head = b->head;
-		b->head = NULL;
-		sl_mcentral_spare_push(ct, b);
-	} else if (!sl_mcentral_take(ct, want, &head)) {
-		return 0;
-	}
-	for (; head && n < SL_PCPU_BUF; n++) {
-		buf[n] = head;
-		head = sl_link_get(head);
+	while (n < want) {
+		void *head;
+		sl_batch *b = n == 0 || want - n >= ct->batch ? sl_mcentral_pop_batch(ct) : NULL;
+		if (b) {
+			head = b->head;
+			b->head = NULL;
+			sl_mcentral_spare_push(ct, b);
+		} else if (n == 0) {
+			if (!sl_mcentral_take(ct, want, &head))
+				return 0;
+		} else {
+			break;
+		}
+		for (; head && n < SL_PCPU_BUF; n++) {
+			buf[n] = head;
+			head = sl_link_get(head);
+		}
+		if (!b)
+			break;
 	}
 	return n;
 }
@@ -172,20 +340,26 @@ static void sl_pcpu_release_heap(sl_mheap *h, uint32_t cls, void **buf, uint32_t
 	for (uint32_t i = 0; i < n; i++)
 		sl_link_set(buf[i], i + 1 < n ? buf[i + 1] : NULL);
 	sl_mcentral *ct = &h->central[cls];
-	if (n == ct->batch) {
+	uint32_t i = 0;
+	for (; n - i >= ct->batch; i += ct->batch) { /* whole batches onto mcentral's stack */
 		sl_batch *b = sl_mcentral_spare_pop(ct);
 		if (!b)
 			b = sl_fixalloc_get(SL_FIX_BATCH);
-		if (b) {
-			b->head = buf[0];
-			b->count = n;
-			if (sl_mcentral_push_batch(ct, b))
-				return;
+		if (!b)
+			break;
+		sl_link_set(buf[i + ct->batch - 1], NULL);
+		b->head = buf[i];
+		b->count = ct->batch;
+		if (!sl_mcentral_push_batch(ct, b)) {
 			b->head = NULL;
 			sl_mcentral_spare_push(ct, b);
+			if (i + ct->batch < n) /* linked on again */
+				sl_link_set(buf[i + ct->batch - 1], buf[i + ct->batch]);
+			break;
 		}
 	}
-	sl_mcentral_give_list(ct, buf[0]);
+	if (i < n)
+		sl_mcentral_give_list(ct, buf[i]);
 }
 
 /* As sl_pcpu_release_heap, for objects that may belong to several heaps (a CPU's
@@ -225,8 +399,11 @@ SL_NOINLINE void *sl_fe_percpu_alloc_slow(uint32_t cls)
 	 * allocates from its new node's heap. */
 	sl_mcache_follow_node(c);
 	void *buf[SL_PCPU_BUF];
-	bool slab = sl_pcpu_slab(sl_pcpu_cpu_hint()) != NULL;
-	uint32_t n = sl_pcpu_gather(c->heap, cls, buf, slab ? sl_pcpu_move[cls] : 1);
+	int32_t cpu = sl_pcpu_cpu_hint();
+	void **slab = sl_pcpu_slab(cpu);
+	if (slab && sl_pcpu_dynamic)
+		sl_pcpu_grow(slab, (uint32_t)cpu, cls); /* room for the frees to come */
+	uint32_t n = sl_pcpu_gather(c->heap, cls, buf, slab ? sl_pcpu_move_of(cls, sl_pcpu_cap_now(slab, cls)) : 1);
 	if (SL_UNLIKELY(n == 0)) {
 		errno = ENOMEM;
 		return NULL;
@@ -240,16 +417,21 @@ SL_NOINLINE void *sl_fe_percpu_alloc_slow(uint32_t cls)
 	return p;
 }
 
-/* p (validated, key set, counted) did not fit in this CPU's class: a batch of the
- * class's objects leaves the CPU cache to make room, then p goes in. Always takes p. */
+/* p (validated, key set, counted) did not fit in this CPU's class: the class grows
+ * (dynamic capacities), or a batch of its objects leaves the CPU cache to make room,
+ * then p goes in. Always takes p. */
 SL_NOINLINE bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p)
 {
 	uint32_t cls = s->sizeclass;
 	__atomic_fetch_add(&sl_pcpu_overflows[cls], 1, __ATOMIC_RELAXED);
+	int32_t cpu = sl_pcpu_cpu_hint();
+	void **slab = sl_pcpu_slab(cpu);
+	if (slab && sl_pcpu_dynamic && sl_pcpu_grow(slab, (uint32_t)cpu, cls) && sl_pcpu_push(SL_PCPU_OFF(cls), p))
+		return true;
 	void *buf[SL_PCPU_BUF + 1];
 	uint32_t n = 0;
-	if (sl_pcpu_slab(sl_pcpu_cpu_hint()))
-		n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, sl_pcpu_move[cls]);
+	if (slab)
+		n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, sl_pcpu_move_of(cls, sl_pcpu_cap_now(slab, cls)));
 	if (!sl_pcpu_push(SL_PCPU_OFF(cls), p))
 		buf[n++] = p;
 	sl_pcpu_release(c ? c->heap : s->heap, cls, buf, n);
@@ -315,14 +497,20 @@ void sl_fe_percpu_cache_init(sl_mcache *c)
 void sl_fe_percpu_cache_teardown(sl_mcache *c) { sl_fe_freelist_cache_teardown(c); }
 void sl_fe_percpu_cache_lost(sl_mcache *c) { sl_fe_freelist_cache_lost(c); }
 
-/* Every object of this CPU's cache leaves it. */
+/* Every object of this CPU's cache leaves it, and (dynamic capacities) each class
+ * goes back to its start capacity. */
 static void sl_pcpu_drain_here(sl_mheap *h)
 {
 	void *buf[SL_PCPU_BUF];
+	int32_t cpu = sl_pcpu_cpu_hint();
+	void **slab = (uint32_t)cpu < SPANLAB_PERCPU_MAX_CPUS ? __atomic_load_n(&sl_pcpu_slabs[cpu], __ATOMIC_ACQUIRE)
+							      : NULL;
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 		uint32_t n;
 		while ((n = sl_pcpu_pop_batch(SL_PCPU_OFF(cls), buf, SL_PCPU_BUF)))
 			sl_pcpu_release(h, cls, buf, n);
+		if (slab && sl_pcpu_dynamic)
+			sl_pcpu_reset((sl_pcpu_hdr *)slab, (uint32_t)cpu, cls);
 	}
 }
 
@@ -349,6 +537,32 @@ void sl_fe_percpu_flush(sl_mcache *c)
 	}
 	sl_pcpu_drain_here(c->heap);
 	sl_transfer_drain_all();
+}
+
+/* Tests: true if every CPU slab's classes hold between their minimum capacity and
+ * their region, with cur within [begin, end], and their capacities' bytes sum to the CPU's
+ * budget figure (exact when no thread is in a grow or shrink) within the bound. */
+bool sl_pcpu_capacity_ok(void)
+{
+	for (uint32_t cpu = 0; cpu < SPANLAB_PERCPU_MAX_CPUS; cpu++) {
+		void **slab = __atomic_load_n(&sl_pcpu_slabs[cpu], __ATOMIC_ACQUIRE);
+		if (!slab)
+			continue;
+		sl_pcpu_hdr *h = (sl_pcpu_hdr *)slab;
+		uint64_t bytes = 0;
+		for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
+			uint32_t cur = __atomic_load_n(&h[cls].cur, __ATOMIC_RELAXED);
+			uint32_t end = __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED);
+			if (end - h[cls].begin < sl_pcpu_min[cls] || end - h[cls].begin > sl_pcpu_max[cls] ||
+			    cur < h[cls].begin || cur > end)
+				return false;
+			bytes += (uint64_t)(end - h[cls].begin) * sl_pcpu_size[cls];
+		}
+		uint64_t used = __atomic_load_n(&sl_pcpu_budgets[cpu].used, __ATOMIC_RELAXED);
+		if (bytes != used || used > sl_pcpu_bound)
+			return false;
+	}
+	return true;
 }
 
 void sl_fe_percpu_stats(spanlab_stats *out)

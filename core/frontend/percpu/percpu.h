@@ -21,12 +21,13 @@
  *
  * cur, begin and end are indexes of 8-byte slab words: slots begin..cur-1 hold the
  * class's free objects (the last one pushed at cur-1); end - begin is the class's
- * capacity (sl_pcpu_cap: SPANLAB_PERCPU_CLASS_BYTES / size, at least 2 objects).
- * `cur` is written only by the commit of a critical section running on that CPU, so
- * the threads of a CPU never see each other's half-done operations: a thread
- * preempted, migrated or signalled inside one restarts it from the top (the kernel
- * moves it to the abort handler), and nothing before the commit is visible in the
- * header.
+ * capacity (SPANLAB_PERCPU_CLASS_BYTES / size, at least 2 objects, to start; with
+ * dynamic capacities it moves within the class's region of the slab, percpu.c), and
+ * cur <= end always. `cur` and `end` are written only by the commit of a critical
+ * section running on that CPU, so the threads of a CPU never see each other's
+ * half-done operations: a thread preempted, migrated or signalled inside one restarts
+ * it from the top (the kernel moves it to the abort handler), and nothing before the
+ * commit is visible in the header.
  */
 #ifndef SPANLAB_FE_PERCPU_H
 #define SPANLAB_FE_PERCPU_H
@@ -40,8 +41,9 @@ _Static_assert(offsetof(sl_fe_percpu_cache, fl) == 0, "freelist's state comes fi
 #define sl_fe_percpu_NAME_ "percpu"
 #define sl_fe_percpu_TINY_MAX_ 0
 
-/* Bytes of objects one CPU caches per size class (at least 2 objects); a build-time
- * knob (README.md). With Go's table a CPU caches at most 1.3 MiB
+/* Bytes of objects one CPU caches per size class to start with (at least 2 objects),
+ * and always under static capacities; a build-time knob (README.md). With Go's table
+ * 1.3 MiB per CPU in all; dynamic capacities move within SPANLAB_PERCPU_CPU_KB
  * (SPANLAB_VERBOSE=1 prints the bound of the variant at start-up). */
 #ifndef SPANLAB_PERCPU_CLASS_BYTES
 #define SPANLAB_PERCPU_CLASS_BYTES 16384
@@ -74,6 +76,11 @@ extern ptrdiff_t sl_pcpu_rseq_off;	   /* glibc's __rseq_offset */
 extern uint8_t sl_pcpu_keyslot[SL_NUM_CLASSES]; /* SL_KEY_OFFSET of the class, in words */
 /* sl_pcpu_slabs[cpu]: the CPU's slab or NULL (release store, once). */
 extern void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
+
+/* Classes grown, and grows that took room from other classes (dynamic capacities,
+ * percpu.c; relaxed atomic counters, for tests). */
+extern uint64_t sl_pcpu_grows, sl_pcpu_steals;
+bool sl_pcpu_capacity_ok(void);
 
 void *sl_fe_percpu_alloc_slow(uint32_t cls);
 bool sl_fe_percpu_free_overflow(sl_mcache *c, sl_span *s, void *p);
@@ -115,7 +122,10 @@ void sl_fe_percpu_stats(spanlab_stats *out);
 #define SL_STR_(x) #x
 #define SL_STR(x) SL_STR_(x)
 
-#define SL_RSEQ_PROLOGUE(res, tmp)                                                              \
+#define SL_RSEQ_PROLOGUE(res, tmp) SL_RSEQ_PROLOGUE_CHECK(res, tmp, "")
+/* As SL_RSEQ_PROLOGUE, with `check` (instructions that may jump to 2f, failing) right
+ * after the CPU id is read into %[cur] and found in range. */
+#define SL_RSEQ_PROLOGUE_CHECK(res, tmp, check)                                                 \
 	".pushsection __rseq_cs, \"aw\"\n\t"                                                   \
 	".balign 32\n"                                                                         \
 	"3:\n\t"                                                                               \
@@ -129,6 +139,7 @@ void sl_fe_percpu_stats(spanlab_stats *out);
 	"mov %%fs:" SL_STR(SL_RSEQ_CPU_ID) "(%[rseq]), %k[cur]\n\t" /* cur = this CPU's id */ \
 	"cmp %[maxcpu], %k[cur]\n\t"                                                           \
 	"jae 2f\n\t"                               /* unregistered (-1, -2) or beyond */       \
+	check                                                                                  \
 	"mov (%[slabs], %q[cur], 8), %[slab]\n\t"  /* slab = sl_pcpu_slabs[cpu] */             \
 	"test %[slab], %[slab]\n\t"                                                            \
 	"jz 2f\n\t"                                /* none yet: the slow path makes it */      \
@@ -231,6 +242,32 @@ SL_INLINE uint32_t sl_pcpu_push_batch(uint64_t off, void *const *buf, uint32_t n
 			       [maxcpu] "i"(SPANLAB_PERCPU_MAX_CPUS), [buf] "r"(buf), [n] "r"(n)
 			     : "memory", "cc");
 	return (uint32_t)k;
+}
+
+/* Resizes class `off` of CPU `cpu`'s cache: if this thread runs on that CPU, the
+ * class's end is still `old` and its objects all lie below `end` (cur <= end), the
+ * commit sets end = `end`; returns whether it did. Growing needs no more (the slots up
+ * to the class's region limit are the class's own); shrinking gives up only empty
+ * slots, so no object is lost, and a push that read the old end on this CPU restarts
+ * (rseq) and sees the new one. */
+SL_INLINE bool sl_pcpu_set_end(uint64_t off, uint32_t cpu, uint32_t old, uint32_t end)
+{
+	uint64_t ok, slab, cur;
+	__asm__ __volatile__(SL_RSEQ_PROLOGUE_CHECK("ok", "slab",
+						    "cmp %k[cpu], %k[cur]\n\t" /* another CPU: fail */
+						    "jne 2f\n\t")
+			     "cmp %k[end], %k[cur]\n\t"             /* cur > end: objects above it */
+			     "ja 2f\n\t"
+			     "cmp 8(%[slab], %[off]), %k[old]\n\t"   /* hdr->end != old: changed */
+			     "jne 2f\n\t"
+			     "mov $1, %k[ok]\n\t"
+			     "mov %k[end], 8(%[slab], %[off])\n"     /* commit: hdr->end = end */
+			     SL_RSEQ_EPILOGUE
+			     : [ok] "=&r"(ok), [slab] "=&r"(slab), [cur] "=&r"(cur)
+			     : [rseq] "r"(sl_pcpu_rseq_off), [slabs] "r"(sl_pcpu_slabs), [off] "r"(off),
+			       [maxcpu] "i"(SPANLAB_PERCPU_MAX_CPUS), [cpu] "r"(cpu), [old] "r"(old), [end] "r"(end)
+			     : "memory", "cc");
+	return ok != 0;
 }
 
 /* The CPU this thread runs on, as the kernel last wrote it in the rseq area (-1 or -2
