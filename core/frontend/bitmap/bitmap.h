@@ -19,8 +19,7 @@ SL_INLINE bool sl_fe_bitmap_free_fast(sl_mcache *c, sl_span *s, void *p)
 }
 
 SL_INLINE void sl_fe_bitmap_free_small(sl_span *s, void *p) { sl_bm_free_object(s, p, true); }
-/* A declined free of an object start of a SMALL span: freed at once (bmcore.c). */
-#define sl_fe_bitmap_free_declined sl_bm_free_declined
+#define sl_fe_bitmap_free_declined sl_fe_default_free_declined
 
 /* No tiny allocator: never called (SL_FE_TINY_MAX is 0). */
 SL_INLINE void *sl_fe_bitmap_alloc_tiny(size_t size) { return sl_bm_alloc(sl_sc_size_to_class(size)); }

@@ -235,20 +235,6 @@ SL_NOINLINE void *sl_bm_alloc_entry_slow(sl_mcache *c, sl_bm_class *e, uint32_t 
 	return p;
 }
 
-/* The free fast path declined p (page-map span s, any state): an object start of a
- * SMALL span goes to sl_bm_free_object at once (the owner's free into a span it owns,
- * which the fast path takes unless it is a double free, or a remote free). Those two
- * checks are all the engine's slow path would make first (state, object start);
- * anything else: false, and the slow path deals with it. */
-bool sl_bm_free_declined(sl_mcache *c, sl_span *s, void *p)
-{
-	(void)c;
-	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != SL_SPAN_SMALL || !sl_span_is_object(s, p))
-		return false;
-	sl_bm_free_object(s, p, true);
-	return true;
-}
-
 /* Free of object p of s (validated; not a tiny object): by the owner into the bitmap,
  * else remote. Counted in the freeing thread's cache unless it is a tiny block
  * (!count). */

@@ -59,7 +59,6 @@ SL_INLINE sl_bm_cache *sl_bm(sl_mcache *c) { return &c->fe.bm; }
 void *sl_bm_alloc_slow(uint32_t cls);
 void *sl_bm_alloc_entry_slow(sl_mcache *c, sl_bm_class *e, uint32_t cls);
 void sl_bm_free_object(sl_span *s, void *p, bool count);
-bool sl_bm_free_declined(sl_mcache *c, sl_span *s, void *p);
 void sl_bm_cache_init(sl_mcache *c);
 void sl_bm_flush(sl_mcache *c);
 void sl_bm_stats(spanlab_stats *out);

@@ -133,21 +133,19 @@ void sl_fe_tiny_free_small(sl_span *s, void *p)
 	sl_bm_free_object(s, p, true);
 }
 
-/* The free fast path declined p, whose page-map span is s (any state): a pointer into
- * a SMALL span of tiny blocks, at an even offset within its objects, goes to
- * sl_fe_tiny_free_small at once (into other SMALL spans: sl_bm_free_declined). That
- * is what the engine's slow path would do after its checks, which come down to these
+/* The free fast path declined p (its page-map span s looked up again, any state): a
+ * pointer into a SMALL span of tiny blocks, at an even offset within its objects, goes
+ * to sl_fe_tiny_free_small at once. That is what the engine's slow path would do after its checks, which come down to these
  * here: sl_tiny_free checks the block's word (a live tiny object starts at p), and a
  * slot that is no tiny block must be freed at its start, as the engine requires.
  * Anything else: false. */
-bool sl_fe_tiny_free_declined(sl_mcache *c, sl_span *s, void *p)
+bool sl_tiny_free_declined(void *p)
 {
-	uintptr_t off = (uintptr_t)p - s->base;
-	if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != SL_SPAN_SMALL)
+	sl_span *s = sl_span_of_fast(p);
+	if (!s || __atomic_load_n(&s->state, __ATOMIC_RELAXED) != SL_SPAN_SMALL)
 		return false;
-	if (!__atomic_load_n(&s->tinywords, __ATOMIC_RELAXED))
-		return sl_bm_free_declined(c, s, p); /* no tiny block in s */
-	if (off >= s->limit || (off & 1))
+	uintptr_t off = (uintptr_t)p - s->base;
+	if (!__atomic_load_n(&s->tinywords, __ATOMIC_RELAXED) || off >= s->limit || (off & 1))
 		return false;
 	if ((off & 15) && !__atomic_load_n(&s->tinywords[off >> 4], __ATOMIC_ACQUIRE))
 		return false; /* inside an ordinary object: the slow path names it */
