@@ -117,7 +117,8 @@ struct sl_span {
 	 * otherwise. */
 	uint64_t *freebits;    /* nelems bits, 1 = free slot: written by the owning cache's
 				* thread while a cache owns the span, else under the mcentral's lock */
-	uint16_t *tinywords;   /* `tiny`, the 16-byte class: 16 bits per slot (tiny blocks) */
+	uint16_t *tinywords;   /* `tiny`: 16 bits per slot, set while the span holds tiny
+				* blocks (core/spanbits.h, sl_sb_tiny_mark) */
 	_Atomic uint64_t xfree; /* remote-free word: objects freed by threads that do not own
 				 * the span, linked through word 0, plus state (atomic) */
 	void *fe_owner;		/* the owning cache's entry for the span's class, else NULL:

@@ -92,14 +92,17 @@
  *      to mcentral.
  * Span bitmaps are metadata (sl_meta_alloc, recycled per class), never malloc.
  *
- * `tiny` (core/frontend/tiny/, on the bitmap core): requests under 16 bytes are packed
+ * `tiny` (core/frontend/tiny/, on the bitmap core): requests under 16 bytes (but 8,
+ * which takes the 8-byte class unless SPANLAB_TINY_WHOLE8=0) are packed
  * into the thread's current 16-byte block at their natural alignment (8, 4 or 2 by the
  * size's low bits as Go's, and 2 for odd sizes where Go gives 1 — less than glibc's
  * 16), so they are
  * not 8- or 16-byte aligned. A 16-bit word per block in the span's metadata (2 bytes
  * per 16) marks where live objects start (an atomic add on allocation, an atomic and
  * on free, from any thread); the block goes back to its span when the last object is
- * freed and the cache has moved on. Two rules keep blocks full: a request that does
+ * freed and the cache has moved on. Blocks come from spans of their own (the cache's
+ * extra entry), marked by s->tinywords, so that ordinary 16-byte objects keep the
+ * core's free fast path. Two rules keep blocks full: a request that does
  * not fit takes a new block, which becomes the current one only if it has more room
  * left (Go's rule); and when the holding thread frees the object placed last in its
  * current block (a temporary string, say), the block's fill moves back so those bytes

@@ -545,7 +545,7 @@ static bool sl_sb_span_init(sl_mcentral *ct, sl_span *s)
 	if (s->nelems % 64)
 		bits[nw - 1] = ((uint64_t)1 << (s->nelems % 64)) - 1;
 	s->freebits = bits;
-	s->tinywords = SL_FE_TINY_MAX && ct->elemsize == 16 ? (uint16_t *)(bits + nw) : NULL;
+	s->tinywords = NULL; /* `tiny` sets it when the span first holds tiny blocks (sl_sb_tiny_mark) */
 	atomic_store_explicit(&s->xfree, SL_XF_LISTED, memory_order_relaxed); /* on partial, none in use */
 	return true;
 }

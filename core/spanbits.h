@@ -116,6 +116,19 @@ SL_INLINE uint32_t sl_sb_collect(sl_span *s)
 	return sl_sb_merge(s, (void *)(uintptr_t)(x & SL_XF_PTRMASK));
 }
 
+/* `tiny`: span s of the 16-byte class now holds tiny blocks (its owner's extra entry
+ * took it): s->tinywords points at its block words (after the bitmap words in its
+ * metadata, zero for every slot that is no tiny block) until the span is released to
+ * the mheap. Spans without the mark hold no tiny block, and frees into them need no
+ * block word (the free fast path takes them). Written by the owner, read by any
+ * thread (relaxed: a free of a tiny object comes after its allocation, which came
+ * after the mark). */
+SL_INLINE void sl_sb_tiny_mark(sl_span *s)
+{
+	if (!s->tinywords)
+		__atomic_store_n(&s->tinywords, (uint16_t *)(s->freebits + sl_sb_nwords(s)), __ATOMIC_RELAXED);
+}
+
 /* Free objects of a span on the partial list (its mcentral's lock held). */
 SL_INLINE uint64_t sl_sb_span_free_objects(sl_span *s)
 {

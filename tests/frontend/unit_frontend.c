@@ -17,7 +17,16 @@
  *            time, and remote_merged / mallocs / frees reconcile.
  *   tiny     (tiny variants) a 16-byte block is not reused while one of its tiny
  *            objects is live, and is reused once all are freed; the bytes of the
- *            object placed last in the current block are reused once it is freed.
+ *            object placed last in the current block are reused once it is freed;
+ *            ordinary 16-byte objects are in spans without tiny blocks.
+ *   tinystress  (tiny variants; argument `tinystress`, also run by default) 8 threads
+ *            (more than the machine's cores) swap tiny objects and 16-byte objects
+ *            through a shared array of slots and free what they take out, most of it
+ *            another thread's: every object's bytes must still hold the tag it was
+ *            filled with (a block or slot handed out again while an object in it
+ *            lives shows as a changed tag), and a free must not abort. The control
+ *            (argument `control`, built with SPANLAB_TINY_UNPROTECTED: the free fast
+ *            path takes frees into spans of tiny blocks) must fail it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,6 +36,18 @@
 
 #include "../../core/internal.h"
 #include "../check.h"
+
+#ifndef SPANLAB_TINY_WHOLE8
+#define SPANLAB_TINY_WHOLE8 0 /* `bitmap`: no tiny allocator */
+#endif
+
+/* The i-th of a cycle of request sizes the tiny allocator serves: 1 to 15 bytes, 7 in
+ * place of 8 when 8-byte requests take the 8-byte class (SPANLAB_TINY_WHOLE8). */
+static size_t tiny_size(int i)
+{
+	size_t n = 1 + (size_t)i % 15;
+	return SPANLAB_TINY_WHOLE8 && n == 8 ? 7 : n;
+}
 
 /* ---- scan ---- */
 
@@ -246,31 +267,45 @@ static void test_tiny(void)
 	EXPECT(t2 == t1, "a temporary tiny object's bytes were not reused (%p, then %p)", (void *)t1,
 	       (void *)t2);
 	spanlab_free(t2);
-	/* Two 8-byte objects share a block; one stays live. */
-	char *a = spanlab_malloc(8), *b = spanlab_malloc(8);
-	EXPECT((uintptr_t)b == (uintptr_t)a + 8, "two 8-byte tiny objects %p %p not in one block", a, b);
-	EXPECT(spanlab_malloc_usable_size(a) == 8, "usable(a) = %zu", spanlab_malloc_usable_size(a));
+	/* A 12-byte and a 4-byte object share a block; one stays live. */
+	char *a = spanlab_malloc(12), *b = spanlab_malloc(4);
+	EXPECT((uintptr_t)b == (uintptr_t)a + 12, "tiny objects of 12 and 4 bytes %p %p not in one block", a, b);
+	EXPECT(spanlab_malloc_usable_size(a) == 12, "usable(a) = %zu", spanlab_malloc_usable_size(a));
 	char *c = spanlab_malloc(5); /* a new block */
 	uintptr_t block = (uintptr_t)a & ~(uintptr_t)15;
 	EXPECT(((uintptr_t)c & ~(uintptr_t)15) != block, "5 bytes fit in a full block?");
-	memset(b, 0x42, 8);
+	memset(b, 0x42, 4);
 	spanlab_free(a);
+	/* Ordinary 16-byte objects come from spans without tiny blocks (their frees take
+	 * the core's fast path); with SPANLAB_TINY_WHOLE8 an 8-byte request is no tiny
+	 * object. */
+	char *o16 = spanlab_malloc(16);
+	EXPECT(sl_span_of(o16) != sl_span_of(c) && !sl_span_of(o16)->tinywords,
+	       "a 16-byte object %p in a span of tiny blocks", (void *)o16);
+	spanlab_stats st;
+	spanlab_stats_get(&st);
+	uint64_t before8 = st.tiny_allocs;
+	char *o8 = spanlab_malloc(8);
+	spanlab_stats_get(&st);
+	EXPECT(st.tiny_allocs == before8 + !SPANLAB_TINY_WHOLE8, "malloc(8): tiny_allocs %llu -> %llu",
+	       (unsigned long long)before8, (unsigned long long)st.tiny_allocs);
+	spanlab_free(o8);
+	spanlab_free(o16);
 	/* Many more tiny allocations: none may land in a's block while b lives. */
 	static void *keep[20000];
 	for (int i = 0; i < 20000; i++) {
-		keep[i] = spanlab_malloc(1 + i % 15);
+		keep[i] = spanlab_malloc(tiny_size(i));
 		EXPECT(((uintptr_t)keep[i] & ~(uintptr_t)15) != block, "block %p reused while %p lives",
 		       (void *)block, b);
 		uintptr_t o = (uintptr_t)keep[i];
-		size_t n = 1 + i % 15, al = (n & 7) == 0 ? 8 : (n & 3) == 0 ? 4 : (n & 1) == 0 ? 2 : 1;
+		size_t n = tiny_size(i), al = (n & 7) == 0 ? 8 : (n & 3) == 0 ? 4 : (n & 1) == 0 ? 2 : 1;
 		EXPECT(o % al == 0, "malloc(%zu) = %p not %zu-aligned", n, keep[i], al);
 		memset(keep[i], i & 0xff, n);
 	}
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 4; i++)
 		EXPECT((unsigned char)b[i] == 0x42, "b's byte %d overwritten", i);
 	for (int i = 0; i < 20000; i++)
 		EXPECT(*(unsigned char *)keep[i] == (i & 0xff), "tiny object %d overwritten", i);
-	spanlab_stats st;
 	spanlab_stats_get(&st);
 	EXPECT(st.tiny_objects >= 20001, "tiny_objects %llu", (unsigned long long)st.tiny_objects);
 	EXPECT(st.tiny_saved > 0, "tiny_saved 0");
@@ -307,8 +342,8 @@ static void test_tiny_cross_thread(void)
 	spanlab_stats st0, st;
 	spanlab_stats_get(&st0);
 	for (int i = 0; i < TX_N; i++) {
-		tx_objs[i] = spanlab_malloc(1 + i % 15);
-		memset(tx_objs[i], 0x5a, 1 + i % 15);
+		tx_objs[i] = spanlab_malloc(tiny_size(i));
+		memset(tx_objs[i], 0x5a, tiny_size(i));
 	}
 	spanlab_stats_get(&st);
 	EXPECT(st.tiny_objects == st0.tiny_objects + TX_N, "tiny_objects %llu, expected %llu",
@@ -347,7 +382,7 @@ static void test_tiny_fork(void)
 	if (!SL_FE_TINY_MAX)
 		return;
 	for (int i = 0; i < TX_N; i++)
-		tx_objs[i] = spanlab_malloc(1 + i % 15);
+		tx_objs[i] = spanlab_malloc(tiny_size(i));
 	pthread_t t;
 	pthread_create(&t, NULL, tf_free_and_wait, NULL);
 	pthread_mutex_lock(&tf_lock);
@@ -381,8 +416,82 @@ static void test_tiny_fork(void)
 	pthread_join(t, NULL);
 }
 
-int main(void)
+/* ---- tinystress ---- */
+
+enum { TS_THREADS = 8, TS_SLOTS = 4096, TS_ITERS = 200000 };
+static _Atomic uint64_t ts_slots[TS_SLOTS]; /* size << 56 | tag << 48 | address, or 0 */
+static _Atomic int ts_bad;
+
+/* Checks and frees the object of slot value v. */
+static void ts_drop(uint64_t v)
 {
+	if (!v)
+		return;
+	unsigned char *p = (unsigned char *)(uintptr_t)(v & 0xFFFFFFFFFFFFull);
+	size_t n = (size_t)(v >> 56);
+	unsigned char tag = (unsigned char)(v >> 48);
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != tag) {
+			if (atomic_fetch_add(&ts_bad, 1) < 5)
+				fprintf(stderr, "tinystress: object %p (%zu bytes) byte %zu is %#x, tag %#x\n", (void *)p, n,
+					i, p[i], tag);
+			break;
+		}
+	spanlab_free(p);
+}
+
+static void *ts_thread(void *arg)
+{
+	uint64_t r = 0x9E3779B97F4A7C15ull * (uint64_t)(uintptr_t)arg + 1;
+	for (int i = 0; i < TS_ITERS; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		size_t n = 1 + (size_t)(r >> 40) % 16; /* 1..16: tiny objects and 16-byte ones */
+		unsigned char tag = (unsigned char)(r >> 24);
+		unsigned char *p = spanlab_malloc(n);
+		if (!p) {
+			atomic_fetch_add(&ts_bad, 1);
+			return NULL;
+		}
+		memset(p, tag, n);
+		uint64_t v = (uint64_t)n << 56 | (uint64_t)tag << 48 | (uintptr_t)p;
+		ts_drop(atomic_exchange(&ts_slots[(r >> 8) % TS_SLOTS], v));
+	}
+	return NULL;
+}
+
+/* The stress run; returns the number of corrupted objects found. */
+static int tiny_stress(void)
+{
+	pthread_t t[TS_THREADS];
+	for (int i = 0; i < TS_THREADS; i++)
+		pthread_create(&t[i], NULL, ts_thread, (void *)(uintptr_t)(i + 1));
+	for (int i = 0; i < TS_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < TS_SLOTS; i++)
+		ts_drop(atomic_exchange(&ts_slots[i], 0));
+	return atomic_load(&ts_bad);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "control")) {
+		/* The stress run in a child: it must find corruption or abort. */
+		fflush(stderr);
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(tiny_stress() ? 1 : 0);
+		int st = 0;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			return 2;
+		bool caught = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+		printf("unit_frontend control: the unprotected build %s\n", caught ? "failed the stress test, as it must" : "passed the stress test");
+		return caught ? 0 : 1;
+	}
+	if (argc > 1 && !strcmp(argv[1], "tinystress")) {
+		int bad = SL_FE_TINY_MAX ? tiny_stress() : 0;
+		printf("unit_frontend tinystress (%s): %s\n", spanlab_variant(), bad ? "FAILED" : "ok");
+		return bad != 0;
+	}
 	pthread_t t;
 	pthread_create(&t, NULL, scan_thread, NULL);
 	pthread_join(t, NULL);
@@ -392,6 +501,8 @@ int main(void)
 	test_tiny();
 	test_tiny_cross_thread();
 	test_tiny_fork();
+	if (SL_FE_TINY_MAX)
+		EXPECT(tiny_stress() == 0, "tinystress: corrupted objects");
 	if (check_report("unit_frontend"))
 		return 1;
 	printf("unit_frontend (%s): ok\n", spanlab_variant());

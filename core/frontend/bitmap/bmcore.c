@@ -25,6 +25,11 @@
  * included, until it exits or trims (Go's mcache holds one; the cost is memory a quiet
  * thread keeps: 256 KiB or 9 spans per class). A switch costs at most SL_BM_SCAN
  * merges and popcounts, however long the list.
+ * With SL_BM_ROTATE (SPANLAB_BITMAP_ROTATE, default 0) the spans a switch looked at
+ * and did not take become the newest, so that the switches go round the list.
+ * The cache has one more entry outside cls[] (`extra`, bitmap/cache.h) that `tiny`
+ * takes its blocks from; its spans follow the same rules, and the free fast path
+ * never takes a free into them (the owner check sees no cls[] entry).
  * While a span is owned, next/prev link the owned list and nfree holds its free slots
  * as last counted (a popcount of its bitmap that stops at half its slots); both are
  * used only by the owner's thread.
@@ -109,10 +114,14 @@ static sl_span *sl_bm_next_span(sl_mcache *c, sl_bm_class *e, uint32_t cls)
 	e->span = NULL;
 	if (full)
 		sl_bm_own_push(e, full);
-	/* The oldest SL_BM_SCAN spans (in FIFO-like programs the emptiest). */
+	/* SL_BM_SCAN spans from the head: the oldest (in FIFO-like programs the emptiest);
+	 * with SL_BM_ROTATE each one looked at and not taken becomes the newest, so that
+	 * the switches go round the whole list. */
 	sl_span *best = NULL, *fewest = NULL, *s = e->owned;
 	uint32_t n = e->nowned < SL_BM_SCAN ? e->nowned : SL_BM_SCAN;
 	for (; n; n--, s = s->next) {
+		if (SL_BM_ROTATE)
+			e->owned = s->next; /* circular: s is the tail now */
 		sl_sb_collect(s);
 		s->nfree = sl_bm_count(s, (s->nelems + 1) / 2);
 		if (2 * s->nfree >= s->nelems) {
@@ -152,8 +161,9 @@ static void sl_bm_uncache(sl_bm_class *e)
 
 void sl_bm_flush(sl_mcache *c)
 {
-	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
-		sl_bm_class *e = &sl_bm(c)->cls[cls];
+	for (uint32_t cls = 1; cls <= SL_NUM_CLASSES; cls++) {
+		/* cls[1..], then the extra entry (spans of one class; none for `bitmap`) */
+		sl_bm_class *e = cls < SL_NUM_CLASSES ? &sl_bm(c)->cls[cls] : &sl_bm(c)->extra;
 		sl_bm_uncache(e);
 		while (e->owned) {
 			sl_span *s = e->owned;
@@ -177,9 +187,15 @@ SL_NOINLINE void *sl_bm_alloc_slow(uint32_t cls)
 			return p;
 		}
 	}
+	return sl_bm_alloc_entry_slow(c, &sl_bm(c)->cls[cls], cls);
+}
+
+/* Entry e (class cls) of the thread's cache c has no slot in its cache word: the next
+ * word of the current span, else the next span (sl_bm_next_span). */
+SL_NOINLINE void *sl_bm_alloc_entry_slow(sl_mcache *c, sl_bm_class *e, uint32_t cls)
+{
 	/* A thread that moved to another node gives its spans back to their heap. */
 	sl_mcache_follow_node(c);
-	sl_bm_class *e = &sl_bm(c)->cls[cls];
 	sl_span *s = e->span;
 	if (SL_UNLIKELY(e->cache != 0)) {
 		/* the fast path found no cache (a thread's first allocation) */
@@ -231,7 +247,9 @@ void sl_bm_free_object(sl_span *s, void *p, bool count)
 		sl_bm_class *e = &sl_bm(c)->cls[s->sizeclass];
 		if (count)
 			SL_COUNTER_ADD(e->nfree, 1);
-		if (__atomic_load_n(&s->fe_owner, __ATOMIC_RELAXED) == (void *)e) {
+		void *owner = __atomic_load_n(&s->fe_owner, __ATOMIC_RELAXED);
+		if (owner == (void *)e || owner == (void *)&sl_bm(c)->extra) {
+			e = owner; /* the entry whose cache word may stand for s's word */
 			uint32_t idx = sl_sb_index(s, p);
 			uint64_t bit = (uint64_t)1 << (idx & 63);
 			uint64_t *w = &s->freebits[idx >> 6];

@@ -45,11 +45,19 @@
 #define SPANLAB_BITMAP_SCAN 4
 #endif
 #define SL_BM_SCAN SPANLAB_BITMAP_SCAN
+/* 1: the owned spans a switch looks at and does not take go to the list's end (the
+ * switches go round the list); 0: the list keeps its order (the oldest are looked at
+ * again each time). A build-time knob (README.md). */
+#ifndef SPANLAB_BITMAP_ROTATE
+#define SPANLAB_BITMAP_ROTATE 0
+#endif
+#define SL_BM_ROTATE SPANLAB_BITMAP_ROTATE
 
 /* The core's state in thread cache c. */
 SL_INLINE sl_bm_cache *sl_bm(sl_mcache *c) { return &c->fe.bm; }
 
 void *sl_bm_alloc_slow(uint32_t cls);
+void *sl_bm_alloc_entry_slow(sl_mcache *c, sl_bm_class *e, uint32_t cls);
 void sl_bm_free_object(sl_span *s, void *p, bool count);
 void sl_bm_cache_init(sl_mcache *c);
 void sl_bm_flush(sl_mcache *c);
@@ -80,6 +88,21 @@ SL_INLINE void *sl_bm_alloc(uint32_t cls)
 	return sl_bm_alloc_slow(cls);
 }
 
+/* The next object of entry e (class cls) of cache c, which the thread owns: the fast
+ * path above without the TLS load (`tiny` takes its blocks from its extra entry so). */
+SL_INLINE void *sl_bm_alloc_entry(sl_mcache *c, sl_bm_class *e, uint32_t cls)
+{
+	uint64_t bits = e->cache;
+	if (SL_LIKELY(bits != 0)) {
+		e->cache = bits & (bits - 1);
+		SL_COUNTER_ADD(e->nmalloc, 1);
+		void **p = (void **)(e->wordbase + (uintptr_t)__builtin_ctzll(bits) * e->elemsize);
+		p[e->elemsize >= 16] = NULL; /* the free mark's word */
+		return p;
+	}
+	return sl_bm_alloc_entry_slow(c, e, cls);
+}
+
 /*
  * The free fast path, after the caller's page-map lookup (two loads): the span must be
  * owned by this cache (s->fe_owner is one of its entries: the current span or any on
@@ -88,10 +111,14 @@ SL_INLINE void *sl_bm_alloc(uint32_t cls)
  * bitmap word, or in `cache` if that word is loaded; a thread-local counter (the pair's
  * measured count is with the malloc above); no lock, no atomic read-modify-write.
  * Returns false for anything else (another thread's span or none, a bad pointer, a
- * double free, and with `slowfree` set, a class whose entry says so: `tiny`'s blocks):
- * the caller's slow path sorts it out. `slowfree` is a constant of the front end.
+ * double free, and with `tinyspans` set, a span that holds tiny blocks: s->tinywords
+ * is set, a load from the span's line the check reads anyway): the caller's slow path
+ * sorts it out. `tinyspans` is a constant of the front end. (Spans of `tiny`'s extra
+ * entry fail the owner check already: it is outside cls[]; a span of tiny blocks that
+ * went back to mcentral keeps its mark until it is released, and may then serve the
+ * 16-byte entry.)
  */
-SL_INLINE bool sl_bm_free_fast(sl_mcache *c, sl_span *s, void *p, bool slowfree)
+SL_INLINE bool sl_bm_free_fast(sl_mcache *c, sl_span *s, void *p, bool tinyspans)
 {
 	uint64_t off = (uintptr_t)p - s->base;
 	/* One multiply: the high half is the index, the low half is below divmagic exactly
@@ -105,7 +132,7 @@ SL_INLINE bool sl_bm_free_fast(sl_mcache *c, sl_span *s, void *p, bool slowfree)
 		uint64_t bit = (uint64_t)1 << (idx & 63);
 		uint64_t *w = &s->freebits[idx >> 6], *cw = &e->cache;
 		w = w == e->wordptr ? cw : w; /* the loaded word lives in `cache` */
-		if (SL_LIKELY(!(*w & bit) && !(slowfree && e->slowfree) && !sl_sb_maybe_marked(s, p))) {
+		if (SL_LIKELY(!(*w & bit) && !(tinyspans && s->tinywords) && !sl_sb_maybe_marked(s, p))) {
 			*w |= bit;
 			*(uintptr_t *)((char *)p + s->keyoff) = sl_free_key;
 			SL_COUNTER_ADD(e->nfree, 1);

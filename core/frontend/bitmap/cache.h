@@ -21,14 +21,17 @@ typedef struct sl_bm_class {
 	uint64_t nfree;	    /* objects of the class this thread freed (statistics) */
 	sl_span *owned;	    /* the class's other owned spans, linked through next/prev */
 	uint32_t elemsize;  /* the class's object size */
-	uint16_t nowned;    /* spans on `owned` */
-	uint16_t slowfree;  /* 1: frees of this class take the slow path (`tiny`'s blocks) */
+	uint32_t nowned;    /* spans on `owned` */
 } __attribute__((aligned(64))) sl_bm_class;
 
 /* The bitmap core's state: the first member of every cache type built on it. */
 typedef struct sl_bm_cache {
 	sl_bm_class cls[SL_NUM_CLASSES]; /* [0] unused: its span stays NULL */
-	uint64_t refills;		 /* cache words loaded (statistics) */
+	/* One more entry, outside cls[] so that the free fast path never takes a free
+	 * into its spans: `tiny` allocates its blocks from it (16-byte class), in spans of
+	 * their own; `bitmap` leaves it unused. */
+	sl_bm_class extra;
+	uint64_t refills; /* cache words loaded (statistics) */
 } sl_bm_cache;
 
 typedef struct sl_fe_bitmap_cache {

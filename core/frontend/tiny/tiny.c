@@ -40,17 +40,23 @@ static void sl_tiny_retire(sl_mcache *c)
 
 SL_NOINLINE void *sl_fe_tiny_alloc_tiny_slow(size_t size)
 {
-	sl_ensure_init();
 	sl_mcache *c = sl_tls_cache;
-	if (!c)
+	if (!c) {
+		sl_ensure_init();
 		c = sl_mcache_get_slow();
-	uint32_t tcls = sl_tiny_class();
-	if (!c || !tcls)
+	}
+	uint32_t tcls = c ? c->fe.tinycls : 0;
+	if (!tcls)
 		return sl_bm_alloc(sl_sc_size_to_class(size));
-	void *b = sl_bm_alloc(tcls);
+	/* A new block from the extra entry (bitmap/cache.h): its spans hold tiny blocks
+	 * and ordinary 16-byte objects do not share them, so that the frees of those
+	 * take the core's fast path. */
+	sl_bm_class *e = SPANLAB_TINY_UNPROTECTED ? &sl_bm(c)->cls[tcls] : &sl_bm(c)->extra;
+	void *b = sl_bm_alloc_entry(c, e, tcls);
 	if (!b)
 		return NULL;
-	sl_span *s = sl_span_of(b);
+	sl_span *s = e->span; /* the block came from the entry's current span */
+	sl_sb_tiny_mark(s); /* before any of the block's objects is handed out */
 	uint16_t *w = &s->tinywords[((uintptr_t)b - s->base) >> 4];
 	uint32_t fill = ((uint32_t)size + 1) & ~1u;
 	/* Go's rule: the new block becomes the current one only if it has more room left
@@ -122,14 +128,34 @@ static bool sl_tiny_free(sl_span *s, void *p)
 
 void sl_fe_tiny_free_small(sl_span *s, void *p)
 {
-	if (s->tinywords && sl_tiny_free(s, p))
+	if (__atomic_load_n(&s->tinywords, __ATOMIC_RELAXED) && sl_tiny_free(s, p))
 		return;
 	sl_bm_free_object(s, p, true);
 }
 
+/* The free fast path declined p (its page-map span s looked up again, any state): a
+ * pointer into a SMALL span of tiny blocks, at an even offset within its objects, goes
+ * to sl_fe_tiny_free_small at once. That is what the engine's slow path would do after its checks, which come down to these
+ * here: sl_tiny_free checks the block's word (a live tiny object starts at p), and a
+ * slot that is no tiny block must be freed at its start, as the engine requires.
+ * Anything else: false. */
+bool sl_tiny_free_declined(void *p)
+{
+	sl_span *s = sl_span_of_fast(p);
+	if (!s || __atomic_load_n(&s->state, __ATOMIC_RELAXED) != SL_SPAN_SMALL)
+		return false;
+	uintptr_t off = (uintptr_t)p - s->base;
+	if (!__atomic_load_n(&s->tinywords, __ATOMIC_RELAXED) || off >= s->limit || (off & 1))
+		return false;
+	if ((off & 15) && !__atomic_load_n(&s->tinywords[off >> 4], __ATOMIC_ACQUIRE))
+		return false; /* inside an ordinary object: the slow path names it */
+	sl_fe_tiny_free_small(s, p);
+	return true;
+}
+
 bool sl_fe_tiny_check_interior(sl_span *s, const void *p)
 {
-	if (!s->tinywords)
+	if (!__atomic_load_n(&s->tinywords, __ATOMIC_RELAXED))
 		return false;
 	uintptr_t off = (uintptr_t)p - s->base;
 	if (off >= s->limit)
@@ -144,7 +170,7 @@ bool sl_fe_tiny_check_interior(sl_span *s, const void *p)
  * objects). */
 size_t sl_fe_tiny_usable(sl_span *s, const void *p)
 {
-	if (s->tinywords) {
+	if (__atomic_load_n(&s->tinywords, __ATOMIC_RELAXED)) {
 		uintptr_t off = (uintptr_t)p - s->base;
 		uint32_t w = __atomic_load_n(&s->tinywords[off >> 4], __ATOMIC_ACQUIRE);
 		if (w) {
@@ -163,8 +189,7 @@ void sl_fe_tiny_cache_init(sl_mcache *c)
 	sl_bm_cache_init(c);
 	c->fe.tinyoff = 16;
 	c->fe.tinycls = sl_tiny_class();
-	if (c->fe.tinycls)
-		sl_bm(c)->cls[c->fe.tinycls].slowfree = 1;
+	sl_bm(c)->extra.elemsize = 16; /* the entry tiny blocks come from */
 }
 
 /* malloc_trim (and thread exit): the current tiny block, then every span goes back. */
