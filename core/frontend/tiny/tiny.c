@@ -135,10 +135,10 @@ void sl_fe_tiny_free_small(sl_span *s, void *p)
 
 /* The free fast path declined p (its page-map span s looked up again, any state): a
  * pointer into a SMALL span of tiny blocks, at an even offset within its objects, goes
- * to sl_fe_tiny_free_small at once. That is what the engine's slow path would do after its checks, which come down to these
- * here: sl_tiny_free checks the block's word (a live tiny object starts at p), and a
- * slot that is no tiny block must be freed at its start, as the engine requires.
- * Anything else: false. */
+ * to sl_fe_tiny_free_small at once. That is what the engine's slow path would do after
+ * its checks, which come down to these here: sl_tiny_free checks the block's word (a
+ * live tiny object starts at p), and a slot that is no tiny block must be freed at its
+ * start, as the engine requires. Anything else: false. */
 bool sl_tiny_free_declined(void *p)
 {
 	sl_span *s = sl_span_of_fast(p);
