@@ -360,7 +360,7 @@ bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
 }
 
 /* Free of p, the start of an object of SMALL span s (validated by the caller), when the
- * fast path declined. */
+ * fast path declined or the thread has no cache yet. */
 void sl_fe_freelist_free_small(sl_span *s, void *p)
 {
 	uint32_t cls = s->sizeclass;
@@ -371,6 +371,14 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	 * objects their byte in the span (set here, whichever thread frees). */
 	if (s->keyoff ? *key == (void *)sl_free_key : !sl_obj8_free(s, p))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
+	/* A thread that only frees (a consumer) gets a cache here, as one that allocates
+	 * does on its first malloc: its frees then take the fast path and go to mcentral a
+	 * batch at a time, instead of one lock round trip (or anchor CAS) per object. None
+	 * while the library initialises, during the cache's own creation, or after the
+	 * thread's exit tore it down (sl_mcache_get_slow returns NULL): those frees go
+	 * straight to their spans below. */
+	if (!c)
+		c = sl_mcache_get_slow();
 	/* Marked freed on every path below (each then writes the link, which for 8-byte
 	 * objects overwrites the key: their mark is the byte). */
 	*key = (void *)sl_free_key;
