@@ -217,12 +217,18 @@ static void *sl_fl_refill(sl_mcache *c, uint32_t cls)
 	void *head;
 	uint32_t n;
 	SL_ASSERT(l->head == NULL && l->count == 0); /* called with the list empty */
+	/* From the spans, a batch; of an 8-byte class, at least the 64 objects whose free
+	 * bytes fill one cache line of the span's map, so that the take ends on a line
+	 * (sl_carve_end in core/mcentral.c) and the surplus stays on the list. */
+	uint32_t want = ct->batch;
+	if (SL_OBJ8_CLASS(ct->elemsize) && want < SL_CACHELINE)
+		want = SL_CACHELINE;
 	sl_batch *b = sl_mcentral_pop_batch(ct);
 	if (b) {
 		head = b->head;
 		n = b->count;
 		sl_fl_keep_node(f, ct, b);
-	} else if (!(n = sl_mcentral_take(ct, ct->batch, &head))) {
+	} else if (!(n = sl_mcentral_take(ct, want, &head))) {
 		return NULL;
 	}
 	sl_tcache_grow(c, cls);
