@@ -265,6 +265,31 @@ void sl_fl_flush(sl_mcache *c, uint32_t cls)
 	sl_fl_give(f, ct, head, n);
 }
 
+/* Called when a free took the list of class cls above its threshold. Dynamic sizing,
+ * when the thread has freed no more objects of the class than it allocated (the list
+ * then holds only what the thread itself took from mcentral, nin - nout >= count: a
+ * thread freeing its own working set): the threshold grows by a batch, within the
+ * thread's budget, and nothing moves. Its objects then stay with it instead of going
+ * to the class's shared stack, from which other threads would take them; objects of
+ * one span (one cache line, one line of an 8-byte span's free map) would otherwise be
+ * written by several threads at once (false sharing: sl-threadtest at 2 threads ran
+ * no faster than at 1). A thread that frees what others allocated (a consumer), or one
+ * without budget left, gives one batch back (sl_fl_flush), as static sizing always
+ * does. */
+void sl_fl_overflow(sl_mcache *c, uint32_t cls)
+{
+	sl_fe_freelist_cache *f = sl_fl(c);
+	sl_freelist *l = &f->lists[cls];
+	uint32_t batch = sl_classes[cls].batch;
+	if (sl_opt.tcache_dynamic && l->max + batch <= sl_classes[cls].cache_cap &&
+	    f->nin[cls] >= f->nout[cls] + l->count &&
+	    sl_tcache_reserve(c, cls, (uint64_t)batch * sl_classes[cls].size)) {
+		l->max += batch;
+		return;
+	}
+	sl_fl_flush(c, cls);
+}
+
 /* The remote list of class cls goes home: one full batch to its heap's mcentral in
  * O(1), or object by object to their spans. */
 static void sl_fl_flush_remote(sl_fe_freelist_cache *f, uint32_t cls)
@@ -361,7 +386,7 @@ bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
 	l->head = p;
 	__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
 	if (SL_UNLIKELY(n > l->max))
-		sl_fl_flush(c, cls);
+		sl_fl_overflow(c, cls);
 	return true;
 }
 
@@ -394,7 +419,7 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 		l->head = o;
 		SL_COUNTER_ADD(l->count, 1);
 		if (l->count > l->max)
-			sl_fl_flush(c, cls);
+			sl_fl_overflow(c, cls);
 		return;
 	}
 	if (c) {

@@ -27,7 +27,8 @@ void sl_fe_freelist_free_small(sl_span *s, void *p);
 bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p);
 void sl_fe_freelist_cache_teardown(sl_mcache *c);
 void sl_fe_freelist_cache_lost(sl_mcache *c);
-void sl_fl_flush(sl_mcache *c, uint32_t cls);	   /* a list above its max: one batch goes back */
+void sl_fl_overflow(sl_mcache *c, uint32_t cls);   /* a free took a list above its max */
+void sl_fl_flush(sl_mcache *c, uint32_t cls);	   /* one batch of a list goes back */
 void sl_fl_drain(sl_mcache *c);			   /* every list and remote list goes back */
 void sl_fl_free_remote(sl_mcache *c, sl_span *s, void *p); /* another NUMA node's object */
 
@@ -88,7 +89,7 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 			l->head = p;
 			__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
 			if (SL_UNLIKELY(n > l->max))
-				sl_fl_flush(c, s->sizeclass);
+				sl_fl_overflow(c, s->sizeclass);
 			return true;
 		}
 	}
