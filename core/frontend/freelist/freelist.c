@@ -64,7 +64,10 @@ static void sl_fl_give(sl_fe_freelist_cache *f, sl_mcentral *ct, void *head, uin
  * thread's cache. Dynamic sizing (the default): a refill raises the threshold by the
  * batches the list flushed since its previous refill (the objects that went to
  * mcentral only to come back), so it grows where the program frees and allocates
- * again, in one step to the size of its working set; each class is capped only by
+ * again, in one step to the size of its working set; and a free that takes the list
+ * above its threshold raises it by a batch instead of flushing, while the thread has
+ * freed no more objects of the class than it allocated (sl_fl_overflow: its own
+ * objects stay with it, a consumer's go back); each class is capped only by
  * what a thread may hold, and the threads are bounded instead: what the thresholds grow
  * above their first batch (tc_used) must fit the thread's budget (tc_budget), which
  * grows under demand in steps taken from one pool shared by every thread
