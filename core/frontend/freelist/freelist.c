@@ -1,8 +1,8 @@
 /*
  * core/frontend/freelist/freelist.c — the slow paths of front end `freelist` (fast paths
  * in freelist.h, state in cache.h): refill and flush in batches through mcentral,
- * thread-cache sizing, the lists of objects other NUMA nodes' heaps own, thread exit,
- * the 8-byte free the fast path declines. Also compiled for front end `percpu`, whose
+ * thread-cache sizing, the lists of objects other NUMA nodes' heaps own, thread exit
+ * (the 8-byte free the fast path declines is inline, in freelist.h). Also compiled for front end `percpu`, whose
  * fallback this is (percpu/percpu.cmake). See core/malloc.c for the overview.
  */
 #include <errno.h>
@@ -369,28 +369,6 @@ SL_NOINLINE void *sl_fe_freelist_alloc_slow(uint32_t cls)
 	}
 	p[SL_KEY_OFFSET(sl_classes[cls].size) / sizeof(void *)] = NULL;
 	return p;
-}
-
-/* The free of a p the fast path declined (core/malloc.c, sl_free_declined; c and s as
- * the fast path had them, c not NULL): if p is an object of an 8-byte class's span
- * (SL_OBJ8, core/internal.h: the fast path's object check always fails for those) of
- * the thread's heap and its free byte was clear, the byte is set and p pushed on the
- * thread's list, as sl_fe_freelist_free_small would, without sl_owner's checks for
- * every other kind of span. Anything else (not such an object, or a double free: the
- * byte is left set) returns false for the engine's slow path, which reports it. */
-bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
-{
-	if ((SL_NUMA_MAX_NODES > 1 && s->heap != c->heap) || !sl_obj8_try_free(s, p))
-		return false;
-	uint32_t cls = s->sizeclass;
-	sl_freelist *l = &sl_fl(c)->lists[cls];
-	uint32_t n = l->count + 1;
-	sl_link_set(p, l->head);
-	l->head = p;
-	__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
-	if (SL_UNLIKELY(n > l->max))
-		sl_fl_overflow(c, cls);
-	return true;
 }
 
 /* Free of p, the start of an object of SMALL span s (validated by the caller), when the
