@@ -45,7 +45,9 @@
  *   2. SMALL: push p on the thread's list for its class — whichever thread allocated
  *      it (TCMalloc's answer to cross-thread frees: the freeing thread's cache absorbs
  *      the object, and batches carry it back to mcentral, where any thread can take
- *      it). Above the list's threshold one batch goes back to mcentral.
+ *      it). Above the list's threshold one batch goes back to mcentral (with dynamic
+ *      sizing, while the thread frees no more than it allocated, the threshold grows
+ *      instead: freelist.c, sl_fl_overflow).
  *   3. LARGE: give the pages back to the mheap, which merges them with free
  *      neighbours; the scavenger later returns idle runs to the OS (mheap.c).
  *

@@ -149,6 +149,21 @@ sl_span *sl_mcentral_grow(sl_mcentral *c)
 	return s;
 }
 
+/* Where a take that carves objects [from, end) of a span stops: for an 8-byte class's
+ * span (SL_OBJ8), at the last boundary of a cache line of its free map (64 objects a
+ * line) after `from`, if there is one before `end` (and `end` is not the span's end):
+ * so a thread taking a map line's worth or more gets whole lines of the map, and of
+ * the objects, which no other thread then writes (a batch of 32 would share its map
+ * line with the next taker's). Any other class: `end`. */
+static inline uint32_t sl_carve_end(const sl_mcentral *c, uint32_t from, uint32_t end)
+{
+	if (!SL_OBJ8_CLASS(c->elemsize) || end >= c->nelems)
+		return end;
+	/* Object i's byte is at span offset nelems * 8 + i; spans are page-aligned. */
+	uint32_t r = (uint32_t)(((uintptr_t)c->nelems * 8 + end) % SL_CACHELINE);
+	return r < end - from ? end - r : end;
+}
+
 #if !SL_CENTRAL_LOCKFREE
 uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 {
@@ -157,17 +172,26 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 	sl_sync_lock(&c->lock);
 	while (n < want) {
 		sl_span *s = c->partial;
-		if (!s && !(s = sl_mcentral_grow(c)))
+		/* A new span only for a caller that has nothing yet: carving starts at its
+		 * base, so takes of a batch each cut it into runs aligned as the batch size
+		 * allows (for 8-byte objects, whole cache lines), and objects of one line go
+		 * to one thread. */
+		if (!s && (n || !(s = sl_mcentral_grow(c))))
 			break;
 		SL_ASSERT(s->state == SL_SPAN_SMALL && s->nfree <= s->nelems &&
 			  s->carve <= s->base + (uintptr_t)s->nelems * s->elemsize);
+		uint32_t carved = (uint32_t)((s->carve - s->base) / c->elemsize);
+		uint32_t stop = sl_carve_end(c, carved, carved + (want - n));
 		while (n < want && s->nfree) {
 			void *obj = s->freelist;
 			if (obj) {
 				s->freelist = sl_link_get(obj);
-			} else {
+			} else if (carved < stop) {
 				obj = (void *)s->carve;
 				s->carve += c->elemsize;
+				carved++;
+			} else {
+				goto out; /* at a map line's end (sl_carve_end) */
 			}
 			s->nfree--;
 			sl_link_set(obj, list);
@@ -177,6 +201,7 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 		if (!s->nfree)
 			sl_partial_remove(c, s);
 	}
+out:
 	sl_sync_unlock(&c->lock);
 	*head = list;
 	return n;
@@ -292,7 +317,7 @@ static uint32_t sl_central_new_span(sl_mcentral *c, uint32_t want, void **head)
 	sl_span *s = sl_mcentral_span_alloc(c);
 	if (!s)
 		return 0;
-	uint32_t k = want < c->nelems ? want : c->nelems, left = c->nelems - k;
+	uint32_t k = sl_carve_end(c, 0, want < c->nelems ? want : c->nelems), left = c->nelems - k;
 	*head = sl_carve(c, s->base, 0, k);
 	atomic_store_explicit(&s->anchor, SL_ANCHOR(0, k, left, left ? SL_ANCHOR_LISTED : SL_ANCHOR_UNLISTED),
 			      memory_order_relaxed);
@@ -323,7 +348,7 @@ uint32_t sl_mcentral_take(sl_mcentral *c, uint32_t want, void **head)
 			uint32_t carve = SL_ANCHOR_CARVE(old), count = SL_ANCHOR_COUNT(old);
 			uint32_t uncarved = c->nelems - carve;
 			chain = SL_ANCHOR_AVAIL(old) ? count - uncarved : 0;
-			k = chain ? 0 : (want < uncarved ? want : uncarved);
+			k = chain ? 0 : sl_carve_end(c, carve, carve + (want < uncarved ? want : uncarved)) - carve;
 			uint32_t left = count - chain - k;
 			val = SL_ANCHOR(0, carve + k, left, left ? SL_ANCHOR_LISTED : SL_ANCHOR_UNLISTED);
 			if (sl_anchor_cas(s, &old, val))

@@ -1,8 +1,8 @@
 /*
  * core/frontend/freelist/freelist.c — the slow paths of front end `freelist` (fast paths
  * in freelist.h, state in cache.h): refill and flush in batches through mcentral,
- * thread-cache sizing, the lists of objects other NUMA nodes' heaps own, thread exit,
- * the 8-byte free the fast path declines. Also compiled for front end `percpu`, whose
+ * thread-cache sizing, the lists of objects other NUMA nodes' heaps own, thread exit
+ * (the 8-byte free the fast path declines is inline, in freelist.h). Also compiled for front end `percpu`, whose
  * fallback this is (percpu/percpu.cmake). See core/malloc.c for the overview.
  */
 #include <errno.h>
@@ -64,7 +64,10 @@ static void sl_fl_give(sl_fe_freelist_cache *f, sl_mcentral *ct, void *head, uin
  * thread's cache. Dynamic sizing (the default): a refill raises the threshold by the
  * batches the list flushed since its previous refill (the objects that went to
  * mcentral only to come back), so it grows where the program frees and allocates
- * again, in one step to the size of its working set; each class is capped only by
+ * again, in one step to the size of its working set; and a free that takes the list
+ * above its threshold raises it by a batch instead of flushing, while the thread has
+ * freed no more objects of the class than it allocated (sl_fl_overflow: its own
+ * objects stay with it, a consumer's go back); each class is capped only by
  * what a thread may hold, and the threads are bounded instead: what the thresholds grow
  * above their first batch (tc_used) must fit the thread's budget (tc_budget), which
  * grows under demand in steps taken from one pool shared by every thread
@@ -217,12 +220,18 @@ static void *sl_fl_refill(sl_mcache *c, uint32_t cls)
 	void *head;
 	uint32_t n;
 	SL_ASSERT(l->head == NULL && l->count == 0); /* called with the list empty */
+	/* From the spans, a batch; of an 8-byte class, at least the 64 objects whose free
+	 * bytes fill one cache line of the span's map, so that the take ends on a line
+	 * (sl_carve_end in core/mcentral.c) and the surplus stays on the list. */
+	uint32_t want = ct->batch;
+	if (SL_OBJ8_CLASS(ct->elemsize) && want < SL_CACHELINE)
+		want = SL_CACHELINE;
 	sl_batch *b = sl_mcentral_pop_batch(ct);
 	if (b) {
 		head = b->head;
 		n = b->count;
 		sl_fl_keep_node(f, ct, b);
-	} else if (!(n = sl_mcentral_take(ct, ct->batch, &head))) {
+	} else if (!(n = sl_mcentral_take(ct, want, &head))) {
 		return NULL;
 	}
 	sl_tcache_grow(c, cls);
@@ -257,6 +266,31 @@ void sl_fl_flush(sl_mcache *c, uint32_t cls)
 	if (f->tc_flushes[cls] < UINT32_MAX)
 		f->tc_flushes[cls]++;
 	sl_fl_give(f, ct, head, n);
+}
+
+/* Called when a free took the list of class cls above its threshold. Dynamic sizing,
+ * when the thread has freed no more objects of the class than it allocated (the list
+ * then holds only what the thread itself took from mcentral, nin - nout >= count: a
+ * thread freeing its own working set): the threshold grows by a batch, within the
+ * thread's budget, and nothing moves. Its objects then stay with it instead of going
+ * to the class's shared stack, from which other threads would take them; objects of
+ * one span (one cache line, one line of an 8-byte span's free map) would otherwise be
+ * written by several threads at once (false sharing: sl-threadtest at 2 threads ran
+ * no faster than at 1). A thread that frees what others allocated (a consumer), or one
+ * without budget left, gives one batch back (sl_fl_flush), as static sizing always
+ * does. */
+void sl_fl_overflow(sl_mcache *c, uint32_t cls)
+{
+	sl_fe_freelist_cache *f = sl_fl(c);
+	sl_freelist *l = &f->lists[cls];
+	uint32_t batch = sl_classes[cls].batch;
+	if (sl_opt.tcache_dynamic && l->max + batch <= sl_classes[cls].cache_cap &&
+	    f->nin[cls] >= f->nout[cls] + l->count &&
+	    sl_tcache_reserve(c, cls, (uint64_t)batch * sl_classes[cls].size)) {
+		l->max += batch;
+		return;
+	}
+	sl_fl_flush(c, cls);
 }
 
 /* The remote list of class cls goes home: one full batch to its heap's mcentral in
@@ -337,30 +371,8 @@ SL_NOINLINE void *sl_fe_freelist_alloc_slow(uint32_t cls)
 	return p;
 }
 
-/* The free of a p the fast path declined (core/malloc.c, sl_free_declined; c and s as
- * the fast path had them, c not NULL): if p is an object of an 8-byte class's span
- * (SL_OBJ8, core/internal.h: the fast path's object check always fails for those) of
- * the thread's heap and its free byte was clear, the byte is set and p pushed on the
- * thread's list, as sl_fe_freelist_free_small would, without sl_owner's checks for
- * every other kind of span. Anything else (not such an object, or a double free: the
- * byte is left set) returns false for the engine's slow path, which reports it. */
-bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
-{
-	if ((SL_NUMA_MAX_NODES > 1 && s->heap != c->heap) || !sl_obj8_try_free(s, p))
-		return false;
-	uint32_t cls = s->sizeclass;
-	sl_freelist *l = &sl_fl(c)->lists[cls];
-	uint32_t n = l->count + 1;
-	sl_link_set(p, l->head);
-	l->head = p;
-	__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
-	if (SL_UNLIKELY(n > l->max))
-		sl_fl_flush(c, cls);
-	return true;
-}
-
 /* Free of p, the start of an object of SMALL span s (validated by the caller), when the
- * fast path declined. */
+ * fast path declined or the thread has no cache yet. */
 void sl_fe_freelist_free_small(sl_span *s, void *p)
 {
 	uint32_t cls = s->sizeclass;
@@ -371,6 +383,14 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	 * objects their byte in the span (set here, whichever thread frees). */
 	if (s->keyoff ? *key == (void *)sl_free_key : !sl_obj8_free(s, p))
 		sl_fatal("free(): double free of %p (size class %u, %u bytes)", p, cls, s->elemsize);
+	/* A thread that only frees (a consumer) gets a cache here, as one that allocates
+	 * does on its first malloc: its frees then take the fast path and go to mcentral a
+	 * batch at a time, instead of one lock round trip (or anchor CAS) per object. None
+	 * while the library initialises, during the cache's own creation, or after the
+	 * thread's exit tore it down (sl_mcache_get_slow returns NULL): those frees go
+	 * straight to their spans below. */
+	if (!c)
+		c = sl_mcache_get_slow();
 	/* Marked freed on every path below (each then writes the link, which for 8-byte
 	 * objects overwrites the key: their mark is the byte). */
 	*key = (void *)sl_free_key;
@@ -380,7 +400,7 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 		l->head = o;
 		SL_COUNTER_ADD(l->count, 1);
 		if (l->count > l->max)
-			sl_fl_flush(c, cls);
+			sl_fl_overflow(c, cls);
 		return;
 	}
 	if (c) {

@@ -24,10 +24,10 @@ SL_INLINE sl_fe_freelist_cache *sl_fl(sl_mcache *c) { return (sl_fe_freelist_cac
 
 void *sl_fe_freelist_alloc_slow(uint32_t cls);
 void sl_fe_freelist_free_small(sl_span *s, void *p);
-bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p);
 void sl_fe_freelist_cache_teardown(sl_mcache *c);
 void sl_fe_freelist_cache_lost(sl_mcache *c);
-void sl_fl_flush(sl_mcache *c, uint32_t cls);	   /* a list above its max: one batch goes back */
+void sl_fl_overflow(sl_mcache *c, uint32_t cls);   /* a free took a list above its max */
+void sl_fl_flush(sl_mcache *c, uint32_t cls);	   /* one batch of a list goes back */
 void sl_fl_drain(sl_mcache *c);			   /* every list and remote list goes back */
 void sl_fl_free_remote(sl_mcache *c, sl_span *s, void *p); /* another NUMA node's object */
 
@@ -88,11 +88,34 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 			l->head = p;
 			__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
 			if (SL_UNLIKELY(n > l->max))
-				sl_fl_flush(c, s->sizeclass);
+				sl_fl_overflow(c, s->sizeclass);
 			return true;
 		}
 	}
 	return false;
+}
+
+/* The free of a p the fast path declined (core/malloc.c, sl_free_declined; c and s as
+ * the fast path had them, c not NULL): if p is an object of an 8-byte class's span
+ * (SL_OBJ8, core/internal.h: the fast path's object check always fails for those) of
+ * the thread's heap and its free byte was clear, the byte is set and p pushed on the
+ * thread's list, as sl_fe_freelist_free_small would, without sl_owner's checks for
+ * every other kind of span. Anything else (not such an object, or a double free: the
+ * byte is left set) returns false for the engine's slow path, which reports it. Inline:
+ * the engine's out-of-line sl_free_declined makes no second call for it. */
+SL_INLINE bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
+{
+	if ((SL_NUMA_MAX_NODES > 1 && s->heap != c->heap) || !sl_obj8_try_free(s, p))
+		return false;
+	uint32_t cls = s->sizeclass;
+	sl_freelist *l = &sl_fl(c)->lists[cls];
+	uint32_t n = l->count + 1;
+	sl_link_set(p, l->head);
+	l->head = p;
+	__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
+	if (SL_UNLIKELY(n > l->max))
+		sl_fl_overflow(c, cls);
+	return true;
 }
 
 /* No tiny allocator: never called (SL_FE_TINY_MAX is 0). */
