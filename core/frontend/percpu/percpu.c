@@ -302,6 +302,10 @@ static uint32_t sl_pcpu_cap_now(void **slab, uint32_t cls)
  * transfer cache, then full batches from mcentral's stack while a whole one fits (the
  * first one whole even beyond `want`), else, with nothing yet, from the spans. Returns
  * how many (0: out of memory). */
+/* The locked mcentral's take returns at most `want` objects; the lock-free engine's
+ * may return a span's whole free chain, which buf could not hold. */
+_Static_assert(!SL_CENTRAL_LOCKFREE, "percpu keeps the central lock (core/internal.h)");
+
 static uint32_t sl_pcpu_gather(sl_mheap *h, uint32_t cls, void **buf, uint32_t want)
 {
 	uint32_t n = sl_transfer_remove(h, cls, buf, want);
