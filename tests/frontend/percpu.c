@@ -291,11 +291,13 @@ static void *oversub_thread(void *arg)
 	return NULL;
 }
 
-static void oversub_run(void)
+/* nthreads threads run fn (argument: the thread's index) until they finish their
+ * operations, or (nops < 0) for `seconds` or until one sets `stop`. */
+static void run_threads(void *(*fn)(void *))
 {
 	pthread_t th[1024];
 	for (long i = 0; i < nthreads; i++)
-		CHECK_MSG(pthread_create(&th[i], NULL, oversub_thread, (void *)i) == 0, "pthread_create");
+		CHECK_MSG(pthread_create(&th[i], NULL, fn, (void *)i) == 0, "pthread_create");
 	if (nops < 0) {
 		struct timespec t0, t;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -312,7 +314,7 @@ static void oversub_run(void)
 static void run_oversub(void)
 {
 	spanlab_stats_get(&st0);
-	oversub_run();
+	run_threads(oversub_thread);
 	if (atomic_load(&doubled))
 		exit(3);
 	reconcile("oversub");
@@ -322,29 +324,30 @@ static void run_oversub(void)
 	       spanlab_variant(), nthreads, ncpus, nops);
 }
 
-/* The control: the stress in a child process (a broken allocator may crash it). */
-static void run_control(void)
+/* A control: the stress test `what` (threads running fn) in a child process (a broken
+ * allocator may crash it), until an object is doubled; `name` labels the output. */
+static void run_control(const char *name, const char *what, void *(*fn)(void *))
 {
 	fflush(stdout);
 	pid_t pid = fork();
 	CHECK_MSG(pid >= 0, "fork");
 	if (pid == 0) {
 		nops = -1;
-		oversub_run();
+		run_threads(fn);
 		_exit(atomic_load(&doubled) ? 3 : 0);
 	}
 	int st;
 	CHECK_MSG(waitpid(pid, &st, 0) == pid, "waitpid");
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
-		printf("control (%s): the oversubscription test caught a doubled object\n", spanlab_variant());
+		printf("%s (%s): the %s test caught a doubled object\n", name, spanlab_variant(), what);
 		exit(0);
 	}
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) {
-		printf("control (%s): the engine aborted on a double free (an object handed out twice)\n",
+		printf("%s (%s): the engine aborted on a double free (an object handed out twice)\n", name,
 		       spanlab_variant());
 		exit(0);
 	}
-	fprintf(stderr, "control (%s): nothing caught in %.0f s (status 0x%x)\n", spanlab_variant(), seconds, st);
+	fprintf(stderr, "%s (%s): nothing caught in %.0f s (status 0x%x)\n", name, spanlab_variant(), seconds, st);
 	exit(1);
 }
 
@@ -389,30 +392,12 @@ static void *resize_thread(void *arg)
 	return NULL;
 }
 
-static void resize_run(void)
-{
-	pthread_t th[1024];
-	for (long i = 0; i < nthreads; i++)
-		CHECK_MSG(pthread_create(&th[i], NULL, resize_thread, (void *)i) == 0, "pthread_create");
-	if (nops < 0) {
-		struct timespec t0, t;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		do {
-			usleep(10000);
-			clock_gettime(CLOCK_MONOTONIC, &t);
-		} while (!atomic_load(&stop) && (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
-		atomic_store(&stop, 1);
-	}
-	for (int i = 0; i < nthreads; i++)
-		pthread_join(th[i], NULL);
-}
-
 static void run_resize(void)
 {
 	spanlab_stats_get(&st0);
 	uint64_t grows0 = __atomic_load_n(&sl_pcpu_grows, __ATOMIC_RELAXED);
 	uint64_t steals0 = __atomic_load_n(&sl_pcpu_steals, __ATOMIC_RELAXED);
-	resize_run();
+	run_threads(resize_thread);
 	if (atomic_load(&doubled))
 		exit(3);
 	uint64_t grows = __atomic_load_n(&sl_pcpu_grows, __ATOMIC_RELAXED) - grows0;
@@ -426,33 +411,6 @@ static void run_resize(void)
 	printf("resize (%s): %d threads on %d CPUs, %ld rounds each: %llu grows, %llu of them taking room from "
 	       "other classes; no object lost or handed out twice\n",
 	       spanlab_variant(), nthreads, ncpus, nops / 100, (unsigned long long)grows, (unsigned long long)steals);
-}
-
-/* The resize control: the stress in a child process, until an object is doubled. */
-static void run_control_resize(void)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	CHECK_MSG(pid >= 0, "fork");
-	if (pid == 0) {
-		nops = -1;
-		resize_run();
-		_exit(atomic_load(&doubled) ? 3 : 0);
-	}
-	int st;
-	CHECK_MSG(waitpid(pid, &st, 0) == pid, "waitpid");
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
-		printf("control-resize (%s): the resize test caught a doubled object\n", spanlab_variant());
-		exit(0);
-	}
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) {
-		printf("control-resize (%s): the engine aborted on a double free (an object handed out twice)\n",
-		       spanlab_variant());
-		exit(0);
-	}
-	fprintf(stderr, "control-resize (%s): nothing caught in %.0f s (status 0x%x)\n", spanlab_variant(), seconds,
-		st);
-	exit(1);
 }
 
 /* ---- fork ---- */
@@ -660,11 +618,11 @@ int main(int argc, char **argv)
 	else if (!strcmp(c, "oversub"))
 		run_oversub();
 	else if (!strcmp(c, "control"))
-		run_control();
+		run_control("control", "oversubscription", oversub_thread);
 	else if (!strcmp(c, "resize"))
 		run_resize();
 	else if (!strcmp(c, "control-resize"))
-		run_control_resize();
+		run_control("control-resize", "resize", resize_thread);
 	else if (!strcmp(c, "fork"))
 		run_fork();
 	else if (!strcmp(c, "exit"))
