@@ -165,13 +165,16 @@ void sl_mcache_postfork_parent(void) {}
 
 /* In the child only the forking thread exists: the other threads' live caches are
  * dropped (their counts kept; the objects they held are lost to the child, as in
- * TCMalloc) and never reused, since their lists still name those objects. */
+ * TCMalloc) and never reused, since their lists still name those objects. The count of
+ * live caches is set, not adjusted: the fork may have frozen a thread between making
+ * its cache live and counting it (sl_mcache_get_slow) or between uncounting it and
+ * making it idle (thread exit), so the parent's count need not match the live states. */
 void sl_mcache_postfork_child(void)
 {
 	for (sl_mcache *c = atomic_load_explicit(&sl_caches, memory_order_relaxed); c; c = c->reg_next)
 		if (c != sl_tls_cache && __atomic_load_n(&c->reg_state, __ATOMIC_RELAXED) == SL_REG_LIVE) {
 			__atomic_store_n(&c->reg_state, SL_REG_DEAD, __ATOMIC_RELAXED);
-			__atomic_fetch_sub(&sl_ncaches, 1, __ATOMIC_RELAXED);
 			sl_fe_cache_lost(c);
 		}
+	__atomic_store_n(&sl_ncaches, sl_tls_cache != NULL, __ATOMIC_RELAXED);
 }
