@@ -2,8 +2,9 @@
  * core/frontend/freelist/freelist.c — the slow paths of front end `freelist` (fast paths
  * in freelist.h, state in cache.h): refill and flush in batches through mcentral,
  * thread-cache sizing, the lists of objects other NUMA nodes' heaps own, thread exit
- * (the 8-byte free the fast path declines is inline, in freelist.h). Also compiled for front end `percpu`, whose
- * fallback this is (percpu/percpu.cmake). See core/malloc.c for the overview.
+ * (the 8-byte free the fast path declines is inline, in freelist.h). Also compiled for
+ * front end `percpu`, whose fallback this is (percpu/percpu.cmake). See core/malloc.c
+ * for the overview.
  */
 #include <errno.h>
 #include <sched.h>
