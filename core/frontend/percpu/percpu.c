@@ -43,7 +43,6 @@ void **sl_pcpu_slabs[SPANLAB_PERCPU_MAX_CPUS];
  * what a refill or flush moves, and the size. */
 static uint32_t sl_pcpu_cap[SL_NUM_CLASSES], sl_pcpu_min[SL_NUM_CLASSES], sl_pcpu_max[SL_NUM_CLASSES];
 static uint32_t sl_pcpu_move[SL_NUM_CLASSES];
-static uint32_t sl_pcpu_size[SL_NUM_CLASSES];
 static uint32_t sl_pcpu_slab_words; /* headers and slots of one slab */
 static uint64_t sl_pcpu_bound;	    /* bytes one CPU caches at most */
 static uint64_t sl_pcpu_start;	    /* bytes of capacity a new slab starts with */
@@ -95,7 +94,6 @@ static void sl_pcpu_setup(void)
 		sl_pcpu_cap[cls] = cap;
 		sl_pcpu_move[cls] = move ? move : 1;
 		sl_pcpu_min[cls] = 2 * sl_pcpu_move[cls] < cap ? 2 * sl_pcpu_move[cls] : cap;
-		sl_pcpu_size[cls] = size;
 		sl_pcpu_keyslot[cls] = SL_KEY_OFFSET(size) / sizeof(void *);
 		if (sl_classes[cls].batch > SL_PCPU_BUF)
 			sl_fatal("percpu: batch of class %u (%u) exceeds %u", cls, sl_classes[cls].batch, SL_PCPU_BUF);
@@ -109,7 +107,7 @@ static void sl_pcpu_setup(void)
 	for (uint32_t cls = 1; cls < SL_NUM_CLASSES; cls++) {
 		uint64_t max = sl_pcpu_cap[cls];
 		if (sl_pcpu_dynamic) {
-			uint64_t fit = budget / sl_pcpu_size[cls];
+			uint64_t fit = budget / sl_classes[cls].size;
 			max = fit < cmax ? fit : cmax;
 			max = max < sl_pcpu_cap[cls] ? sl_pcpu_cap[cls] : max > (1u << 24) ? (1u << 24) : max;
 		}
@@ -224,7 +222,7 @@ static uint64_t sl_pcpu_shrink(sl_pcpu_hdr *h, uint32_t cpu, uint32_t v, uint32_
 	k = k < want ? k : want;
 	if (k == 0 || !sl_pcpu_set_end(SL_PCPU_OFF(v), cpu, end, end - k))
 		return 0;
-	uint64_t bytes = (uint64_t)k * sl_pcpu_size[v];
+	uint64_t bytes = (uint64_t)k * sl_classes[v].size;
 	sl_pcpu_unreserve(cpu, bytes);
 	return bytes;
 }
@@ -233,7 +231,7 @@ static uint64_t sl_pcpu_shrink(sl_pcpu_hdr *h, uint32_t cpu, uint32_t v, uint32_
 static void sl_pcpu_reset(sl_pcpu_hdr *h, uint32_t cpu, uint32_t cls)
 {
 	uint32_t end = __atomic_load_n(&h[cls].end, __ATOMIC_RELAXED), start = h[cls].begin + sl_pcpu_cap[cls];
-	uint64_t bytes = (uint64_t)(end > start ? end - start : start - end) * sl_pcpu_size[cls];
+	uint64_t bytes = (uint64_t)(end > start ? end - start : start - end) * sl_classes[cls].size;
 	if (end > start) {
 		if (sl_pcpu_set_end(SL_PCPU_OFF(cls), cpu, end, start))
 			sl_pcpu_unreserve(cpu, bytes);
@@ -252,7 +250,7 @@ static bool sl_pcpu_grow(void **slab, uint32_t cpu, uint32_t cls)
 	if (cap >= sl_pcpu_max[cls])
 		return false;
 	uint32_t k = sl_pcpu_max[cls] - cap < sl_pcpu_move[cls] ? sl_pcpu_max[cls] - cap : sl_pcpu_move[cls];
-	uint64_t bytes = (uint64_t)k * sl_pcpu_size[cls];
+	uint64_t bytes = (uint64_t)k * sl_classes[cls].size;
 	if (!sl_pcpu_reserve(cpu, bytes)) {
 		sl_pcpu_budget *b = &sl_pcpu_budgets[cpu];
 		uint32_t v = __atomic_load_n(&b->next, __ATOMIC_RELAXED);
@@ -261,7 +259,7 @@ static bool sl_pcpu_grow(void **slab, uint32_t cpu, uint32_t cls)
 			v = v + 1 >= SL_NUM_CLASSES ? 1 : v + 1;
 			if (v == cls)
 				continue;
-			uint64_t want = (bytes - got + sl_pcpu_size[v] - 1) / sl_pcpu_size[v];
+			uint64_t want = (bytes - got + sl_classes[v].size - 1) / sl_classes[v].size;
 			got += sl_pcpu_shrink(h, cpu, v, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want);
 		}
 		__atomic_store_n(&b->next, v, __ATOMIC_RELAXED);
@@ -560,7 +558,7 @@ bool sl_pcpu_capacity_ok(void)
 			if (end - h[cls].begin < sl_pcpu_min[cls] || end - h[cls].begin > sl_pcpu_max[cls] ||
 			    cur < h[cls].begin || cur > end)
 				return false;
-			bytes += (uint64_t)(end - h[cls].begin) * sl_pcpu_size[cls];
+			bytes += (uint64_t)(end - h[cls].begin) * sl_classes[cls].size;
 		}
 		uint64_t used = __atomic_load_n(&sl_pcpu_budgets[cpu].used, __ATOMIC_RELAXED);
 		if (bytes != used || used > sl_pcpu_bound)
