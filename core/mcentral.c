@@ -495,12 +495,14 @@ void sl_mcentral_postfork_child(sl_mcentral *c)
  *                    span to allocate from), and merges it.
  *   in mcentral      the count field holds the objects in use. A pusher decrements it
  *                    with the same CAS that links the object. LISTED says the span is on
- *                    the partial list; a pusher that finds it clear takes the mcentral's
- *                    lock *before* its CAS and lists the span (so a span that went back
- *                    full becomes reusable on its first remote free, while later pushes
- *                    take no lock). The pusher whose CAS takes the count to zero also
- *                    sets DYING and releases the span to the mheap under the lock; a
- *                    DYING span is never cached again.
+ *                    the partial list; a span goes back listed only with at least
+ *                    sl_sb_list_min free slots (SPANLAB_BITMAP_RELIST, core/spanbits.h),
+ *                    and a pusher whose free brings an unlisted span to that many takes
+ *                    the mcentral's lock *before* its CAS and lists the span (so a span
+ *                    that went back full becomes reusable once that share of it is
+ *                    free, while the other pushes take no lock). The pusher whose CAS
+ *                    takes the count to zero also sets DYING and releases the span to
+ *                    the mheap under the lock; a DYING span is never cached again.
  *
  * Every transition that can release a span happens under the mcentral's lock after a
  * CAS that exactly one thread wins, so no thread touches a released span. Spans taken
@@ -663,12 +665,13 @@ void sl_mcentral_uncache_span(sl_span *s)
 			sl_sb_release(ct, s); /* nothing in use: nobody can push */
 			break;
 		}
-		uint64_t want = (uint64_t)(s->nelems - nfree) << 48 | (nfree ? SL_XF_LISTED : 0);
+		bool list = nfree >= sl_sb_list_min(s);
+		uint64_t want = (uint64_t)(s->nelems - nfree) << 48 | (list ? SL_XF_LISTED : 0);
 		uint64_t expect = SL_XF_OWNED;
 		if (atomic_compare_exchange_strong_explicit(&s->xfree, &expect, want, memory_order_acq_rel,
 							    memory_order_acquire)) {
 			s->nfree = nfree;
-			if (nfree)
+			if (list)
 				sl_partial_push(ct, s);
 			break;
 		}
@@ -694,14 +697,16 @@ void sl_mcentral_free_remote(sl_span *s, void *p)
 					sl_sync_unlock(&ct->lock);
 				sl_sb_double_free(p, s); /* nothing of s is in use */
 			}
-			if (!(x & SL_XF_LISTED) && !locked) {
+			/* Free slots once this free is in: enough to list the span? */
+			bool list = (x & SL_XF_LISTED) || s->nelems - ((x >> 48) - 1) >= sl_sb_list_min(s);
+			if (list && !(x & SL_XF_LISTED) && !locked) {
 				sl_sync_lock(&ct->lock);
 				locked = true;
 				x = atomic_load_explicit(&s->xfree, memory_order_acquire);
 				continue;
 			}
 			sl_sb_link_set(s, p, (uintptr_t)(x & SL_XF_PTRMASK));
-			nx = ((x & ~SL_XF_PTRMASK) - SL_XF_ONE) | (uintptr_t)p | SL_XF_LISTED;
+			nx = ((x & ~SL_XF_PTRMASK) - SL_XF_ONE) | (uintptr_t)p | (list ? SL_XF_LISTED : 0);
 			if ((nx >> 48) == 0)
 				nx |= SL_XF_DYING;
 		}
@@ -709,7 +714,7 @@ void sl_mcentral_free_remote(sl_span *s, void *p)
 							  memory_order_acquire))
 			break;
 	}
-	if (!(nx & SL_XF_OWNED) && (!(x & SL_XF_LISTED) || (nx & SL_XF_DYING))) {
+	if (!(nx & SL_XF_OWNED) && ((!(x & SL_XF_LISTED) && (nx & SL_XF_LISTED)) || (nx & SL_XF_DYING))) {
 		if (!locked) {
 			sl_sync_lock(&ct->lock);
 			locked = true;

@@ -29,14 +29,27 @@
 #define SL_XF_PTRMASK ((uint64_t)0x0000FFFFFFFFFFF8ull)
 #define SL_XF_ONE ((uint64_t)1 << 48)
 
+/* A span that goes back to mcentral, or whose remote frees arrive there, is listed
+ * (reusable by any cache) once this share of its slots is free: at least
+ * nelems / SPANLAB_BITMAP_RELIST slots, and at least one (0: one, a span is listed
+ * at its first free slot). Until then it is on no list and its free slots wait: a
+ * cache that takes a listed span gets that many allocations from it before it needs
+ * the next one, not one or two (a program that frees a few objects of each of many
+ * spans it no longer owns would otherwise make its caches change spans, each time
+ * under the mcentral's lock, for almost every allocation). A build-time knob
+ * (README.md). */
+#ifndef SPANLAB_BITMAP_RELIST
+#define SPANLAB_BITMAP_RELIST 8
+#endif
+
 /* ---- mcentral.c: the span side ---- */
 /* A span of class ct with free slots (from the partial list or new), owned from now on
  * by `owner` (s->fe_owner, the cache's entry for the class), its pending remote frees
  * merged into its bitmap; NULL when memory is exhausted. */
 sl_span *sl_mcentral_cache_span(sl_mcentral *ct, void *owner);
 /* Owned span s (its bitmap up to date, on no list of the cache) goes back to its
- * mcentral: listed if it has free slots, released if every object is free, else left
- * off every list until its first remote free. */
+ * mcentral: listed if it has sl_sb_list_min free slots, released if every object is
+ * free, else left off every list until the remote free that brings it there. */
 void sl_mcentral_uncache_span(sl_span *s);
 /* Free of object p of span s (checked for the mark, not marked yet) by a thread that
  * does not own s, or has no cache: pushed on s->xfree. */
@@ -50,6 +63,13 @@ _Noreturn void sl_sb_double_free(const void *p, const sl_span *s) SL_COLD;
 extern uint64_t sl_sb_merged; /* objects merged from remote-free lists (statistics) */
 
 SL_INLINE uint32_t sl_sb_nwords(const sl_span *s) { return (s->nelems + 63) / 64; }
+
+/* Free slots that list span s (SPANLAB_BITMAP_RELIST above). */
+SL_INLINE uint32_t sl_sb_list_min(const sl_span *s)
+{
+	uint32_t n = SPANLAB_BITMAP_RELIST > 0 ? s->nelems / SPANLAB_BITMAP_RELIST : 0;
+	return n > 1 ? n : 1;
+}
 
 SL_INLINE uint32_t sl_sb_index(const sl_span *s, const void *p)
 {

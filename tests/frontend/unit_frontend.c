@@ -15,6 +15,12 @@
  *   remote   several threads free objects of one span owned by the main thread while
  *            it keeps allocating from it: every object is handed out at most once at a
  *            time, and remote_merged / mallocs / frees reconcile.
+ *   relist   a span that went back to mcentral full is not reused by other caches
+ *            until sl_sb_list_min of its slots are free (SPANLAB_BITMAP_RELIST): a
+ *            thread that fills four spans of a class no test used before exits, the
+ *            main thread frees one object short of that many from the first span,
+ *            and a new thread's object comes from elsewhere; after one more free a
+ *            new thread's next allocations hand every freed slot out again.
  *   tiny     (tiny variants) a 16-byte block is not reused while one of its tiny
  *            objects is live, and is reused once all are freed; the bytes of the
  *            object placed last in the current block are reused once it is freed;
@@ -251,6 +257,87 @@ static void test_remote(void)
 	       (unsigned long long)(st1.remote_merged - st0.remote_merged), (unsigned long long)handed);
 	EXPECT(st1.classes[cls].spans == st0.classes[cls].spans || st1.classes[cls].spans == 0,
 	       "class %u: %llu spans left", cls, (unsigned long long)st1.classes[cls].spans);
+}
+
+/* ---- relist ---- */
+
+#define RL_SIZE 128 /* a class no other case here allocates */
+#define RL_SPANS 4
+#define RL_MAX 1024 /* objects per span at most */
+static void *rl_objs[RL_SPANS * RL_MAX];	/* rl_fill's objects */
+static void *rl_took[RL_MAX + RL_MAX];		/* rl_take's objects */
+static uint32_t rl_nelems, rl_ntake;
+
+/* Fills RL_SPANS spans of the class: all full when the thread exits and its cache
+ * gives them back. */
+static void *rl_fill(void *arg)
+{
+	(void)arg;
+	for (uint32_t i = 0; i < RL_SPANS * rl_nelems; i++)
+		rl_objs[i] = spanlab_malloc(RL_SIZE);
+	return NULL;
+}
+
+/* Allocates rl_ntake objects into rl_took and keeps them. */
+static void *rl_take(void *arg)
+{
+	(void)arg;
+	for (uint32_t i = 0; i < rl_ntake; i++)
+		rl_took[i] = spanlab_malloc(RL_SIZE);
+	return NULL;
+}
+
+static void rl_run(void *(*fn)(void *))
+{
+	pthread_t t;
+	pthread_create(&t, NULL, fn, NULL);
+	pthread_join(t, NULL);
+}
+
+static bool rl_taken(const void *p)
+{
+	for (uint32_t i = 0; i < rl_ntake; i++)
+		if (rl_took[i] == p)
+			return true;
+	return false;
+}
+
+static void test_relist(void)
+{
+	uint32_t cls = sl_sc_size_to_class(RL_SIZE);
+	spanlab_stats st;
+	spanlab_stats_get(&st);
+	rl_nelems = sl_local_heap()->central[cls].nelems;
+	bool fresh = st.classes[cls].spans == 0 && rl_nelems <= RL_MAX;
+	EXPECT(fresh, "class %u: %llu spans before the case", cls, (unsigned long long)st.classes[cls].spans);
+	if (!fresh)
+		return;
+	rl_run(rl_fill);
+	sl_span *X = sl_span_of(rl_objs[0]);
+	uint32_t min = sl_sb_list_min(X), nfreed = 0;
+	/* X's objects are rl_objs[0 .. rl_nelems) (a fresh class: spans filled in turn). */
+	while (nfreed + 1 < min)
+		spanlab_free(rl_objs[nfreed++]);
+	/* One free short: X is on no list, a new thread's object comes from a new span. */
+	rl_ntake = 1;
+	rl_run(rl_take);
+	EXPECT(sl_span_of(rl_took[0]) != X, "span %p was reused with %u of %u slots free (listed at %u)",
+	       (void *)X->base, nfreed, rl_nelems, min);
+	/* That thread's span went back with all but one slot free, listed; one more free
+	 * lists X: a new thread's allocations of both spans' free slots take every freed
+	 * slot of X again. */
+	void *kept = rl_took[0];
+	spanlab_free(rl_objs[nfreed++]);
+	rl_ntake = rl_nelems - 1 + nfreed;
+	rl_run(rl_take);
+	for (uint32_t i = 0; i < nfreed; i++)
+		EXPECT(rl_taken(rl_objs[i]), "object %p of span %p (listed with %u free slots) was not reused",
+		       rl_objs[i], (void *)X->base, nfreed);
+	for (uint32_t i = 0; i < rl_ntake; i++)
+		spanlab_free(rl_took[i]);
+	spanlab_free(kept);
+	for (uint32_t i = nfreed; i < RL_SPANS * rl_nelems; i++)
+		spanlab_free(rl_objs[i]);
 }
 
 /* ---- tiny ---- */
@@ -498,6 +585,7 @@ int main(int argc, char **argv)
 	pthread_create(&t, NULL, owned_thread, NULL);
 	pthread_join(t, NULL);
 	test_remote();
+	test_relist();
 	test_tiny();
 	test_tiny_cross_thread();
 	test_tiny_fork();
