@@ -10,7 +10,8 @@
  *   owned    a span that fills stays owned by its thread (s->fe_owner): the owner's
  *            frees into it are not remote frees, and the cache allocates from it again
  *            when its current span fills; another thread's frees into it are merged
- *            then; beyond its limit of kept spans (sl_bm_own_limit) the cache gives spans back to
+ *            then; beyond its limits of kept spans (the thread's SL_BM_OWN_THREAD_BYTES,
+ *            or the class's sl_bm_own_limit if more) the cache gives spans back to
  *            mcentral, and every object is still freed exactly once.
  *   remote   several threads free objects of one span owned by the main thread while
  *            it keeps allocating from it: every object is handed out at most once at a
@@ -94,6 +95,8 @@ static void *scan_thread(void *arg)
 /* ---- owned ---- */
 
 #define OW_MAX 8192
+/* Objects of 256 bytes filling 2 MiB more than the thread's budget of owned spans. */
+#define OW_LIVE ((SL_BM_OWN_THREAD_BYTES + ((size_t)2 << 20)) / 256)
 static void *ow_objs[OW_MAX];
 static uint32_t ow_n;
 
@@ -159,10 +162,12 @@ static void *owned_thread(void *arg)
 	       (unsigned long long)(st1.remote_merged - st0.remote_merged), nb);
 	ow_free_all(NULL);
 	spanlab_free(q);
-	/* Many spans of live objects: at most the class's limit plus one stay owned. */
+	/* More spans of live objects than the thread's budget of owned spans holds: the
+	 * budget's worth stay owned (or the class's limit if that is more), plus the
+	 * current span and the one a switch may add before it gives one back. */
 	uint32_t n = 0, owned = 0;
-	static void *live[OW_MAX];
-	while (n < OW_MAX) {
+	static void *live[OW_LIVE];
+	while (n < OW_LIVE) {
 		live[n] = spanlab_malloc(size);
 		memset(live[n++], 0x5a, size);
 	}
@@ -170,8 +175,11 @@ static void *owned_thread(void *arg)
 	for (uint32_t i = 0; i < n; i++)
 		if (i == 0 || sl_span_of(live[i]) != sl_span_of(live[i - 1]))
 			owned += ow_owned(live[i]);
-	EXPECT(owned <= sl_bm_own_limit(cls) + 1 && owned >= 1, "%u spans owned (at most %u kept)", owned,
-	       sl_bm_own_limit(cls) + 1);
+	uint32_t span_bytes = sl_sc_class_to_pages(cls) << SL_PAGE_SHIFT;
+	uint32_t budget = (uint32_t)(SL_BM_OWN_THREAD_BYTES / span_bytes), limit = sl_bm_own_limit(cls);
+	uint32_t most = (budget + 1 > limit ? budget + 1 : limit) + 1;
+	EXPECT(owned <= most && owned >= budget && owned >= 1, "%u spans owned (between %u and %u)", owned,
+	       budget, most);
 	for (uint32_t i = 0; i < n; i++) {
 		EXPECT(((unsigned char *)live[i])[size - 1] == 0x5a, "object %u overwritten", i);
 		spanlab_free(live[(i * 7919u) % n]);

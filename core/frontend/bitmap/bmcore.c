@@ -15,16 +15,23 @@
  * slots. It takes the first with at least half its slots free, else the one
  * with the most if at least an eighth are free; otherwise it takes a span from
  * mcentral. A span goes back to mcentral when
- *   - the owned list would exceed its limit as the cache takes a span from mcentral:
- *     SL_BM_OWN_MAX (8) spans, or as many as SL_BM_OWN_BYTES (256 KiB) of spans hold if
- *     that is more (32 spans of one page); the one with the fewest free slots among
- *     those looked at goes (the frees of its objects become remote frees; a span that
- *     went back full is listed by the first);
+ *   - the owned list would exceed the class's limit as the cache takes a span from
+ *     mcentral: SL_BM_OWN_MAX (8) spans, or as many as SL_BM_OWN_BYTES (256 KiB) of
+ *     spans hold if that is more (32 spans of one page), while the thread's owned
+ *     spans of all classes together hold more than SL_BM_OWN_THREAD_BYTES (4 MiB; a
+ *     class may own more than its limit while they hold less); the one with the
+ *     fewest free slots among those looked at goes (the frees of its objects become
+ *     remote frees; a span that went back full is listed once an eighth of it is
+ *     free, SPANLAB_BITMAP_RELIST);
  *   - the thread exits, calls malloc_trim, or moves to another NUMA node (every span).
- * So a thread holds at most the limit plus one spans per class, entirely free ones
- * included, until it exits or trims (Go's mcache holds one; the cost is memory a quiet
- * thread keeps: 256 KiB or 9 spans per class). A switch costs at most SL_BM_SCAN
- * merges and popcounts, however long the list.
+ * So a thread holds at most the class's limit plus one spans per class, and besides
+ * those at most SL_BM_OWN_THREAD_BYTES of spans over all classes, entirely free ones
+ * included, until it exits or trims (Go's mcache holds one span per class; the cost
+ * is memory a quiet thread keeps). The thread budget is what lets a program whose live
+ * objects of a class fill more than the class's limit keep freeing them with plain
+ * bit sets: beyond the owned spans its frees are remote frees, and the spans they free
+ * slots in come back to a cache a few slots at a time. A switch costs at most
+ * SL_BM_SCAN merges and popcounts, however long the list.
  * With SL_BM_ROTATE (SPANLAB_BITMAP_ROTATE, default 0) the spans a switch looked at
  * and did not take become the newest, so that the switches go round the list.
  * The cache has one more entry outside cls[] (`extra`, bitmap/cache.h) that `tiny`
@@ -58,8 +65,9 @@ static inline bool sl_bm_load(sl_mcache *c, sl_bm_class *e, sl_span *s, uint64_t
 
 /* The owned list is circular, oldest first: e->owned is the span that filled first,
  * e->owned->prev the last. */
-static void sl_bm_own_push(sl_bm_class *e, sl_span *s)
+static void sl_bm_own_push(sl_mcache *c, sl_bm_class *e, sl_span *s)
 {
+	sl_bm(c)->owned_bytes += s->npages << SL_PAGE_SHIFT;
 	sl_span *h = e->owned;
 	if (!h) {
 		s->next = s->prev = s;
@@ -73,8 +81,9 @@ static void sl_bm_own_push(sl_bm_class *e, sl_span *s)
 	e->nowned++;
 }
 
-static void sl_bm_own_remove(sl_bm_class *e, sl_span *s)
+static void sl_bm_own_remove(sl_mcache *c, sl_bm_class *e, sl_span *s)
 {
+	sl_bm(c)->owned_bytes -= s->npages << SL_PAGE_SHIFT;
 	if (s->next == s) {
 		e->owned = NULL;
 	} else {
@@ -87,8 +96,9 @@ static void sl_bm_own_remove(sl_bm_class *e, sl_span *s)
 	e->nowned--;
 }
 
-/* Spans entry e of class cls may keep on its owned list (the policy at the top of this
- * file): SL_BM_OWN_MAX, or more while they hold at most SL_BM_OWN_BYTES together. */
+/* Spans entry e of class cls may keep on its owned list whatever the thread's other
+ * classes own (the policy at the top of this file): SL_BM_OWN_MAX, or more while they
+ * hold at most SL_BM_OWN_BYTES together. */
 uint32_t sl_bm_own_limit(uint32_t cls)
 {
 	size_t span = (size_t)sl_sc_class_to_pages(cls) * SL_PAGE_SIZE;
@@ -113,7 +123,7 @@ static sl_span *sl_bm_next_span(sl_mcache *c, sl_bm_class *e, uint32_t cls)
 	sl_span *full = e->span;
 	e->span = NULL;
 	if (full)
-		sl_bm_own_push(e, full);
+		sl_bm_own_push(c, e, full);
 	/* SL_BM_SCAN spans from the head: the oldest (in FIFO-like programs the emptiest);
 	 * with SL_BM_ROTATE each one looked at and not taken becomes the newest, so that
 	 * the switches go round the whole list. */
@@ -134,11 +144,11 @@ static sl_span *sl_bm_next_span(sl_mcache *c, sl_bm_class *e, uint32_t cls)
 			fewest = s;
 	}
 	if (best && best->nfree >= (best->nelems + 7) / 8) {
-		sl_bm_own_remove(e, best);
+		sl_bm_own_remove(c, e, best);
 		return best;
 	}
-	if (fewest && e->nowned > sl_bm_own_limit(cls)) {
-		sl_bm_own_remove(e, fewest);
+	if (fewest && e->nowned > sl_bm_own_limit(cls) && sl_bm(c)->owned_bytes > SL_BM_OWN_THREAD_BYTES) {
+		sl_bm_own_remove(c, e, fewest);
 		sl_mcentral_uncache_span(fewest);
 	}
 	return sl_mcentral_cache_span(&c->heap->central[cls], e);
@@ -167,7 +177,7 @@ void sl_bm_flush(sl_mcache *c)
 		sl_bm_uncache(e);
 		while (e->owned) {
 			sl_span *s = e->owned;
-			sl_bm_own_remove(e, s);
+			sl_bm_own_remove(c, e, s);
 			sl_mcentral_uncache_span(s);
 		}
 	}

@@ -12,9 +12,9 @@
  * word*64+i is free; Go's allocCache). While loaded, that copy is the authoritative
  * content of the word (`wordptr` points at the word it stands for); the other words
  * are in s->freebits, written only by the owning thread. The cache also keeps the
- * spans of the class it filled (`owned`, at most SL_BM_OWN_MAX, mimalloc's full pages
- * that stay with their thread): a span stays owned (s->fe_owner points at the entry)
- * until it is handed back to mcentral (bmcore.c states when).
+ * spans of the class it filled (`owned`, within the limits bmcore.c states, mimalloc's
+ * full pages that stay with their thread): a span stays owned (s->fe_owner points at
+ * the entry) until it is handed back to mcentral (bmcore.c states when).
  *   alloc: take the lowest set bit of `cache` (count trailing zeros), clear it, and
  *          clear the object's free mark.
  *   free by the owner, into any span it owns: set the object's bit (in `cache` or in
@@ -39,6 +39,13 @@
 #define SPANLAB_BITMAP_OWN_BYTES (256 * 1024)
 #endif
 #define SL_BM_OWN_BYTES ((size_t)SPANLAB_BITMAP_OWN_BYTES)
+/* Bytes of owned spans a cache may keep over all classes, beyond each class's own
+ * limit above (bmcore.c); a build-time knob (README.md). 0: each class its own
+ * limit only. */
+#ifndef SPANLAB_BITMAP_OWN_THREAD_BYTES
+#define SPANLAB_BITMAP_OWN_THREAD_BYTES (4096 * 1024)
+#endif
+#define SL_BM_OWN_THREAD_BYTES ((size_t)SPANLAB_BITMAP_OWN_THREAD_BYTES)
 /* Owned spans a span switch looks at, oldest first (bmcore.c); a build-time knob
  * (README.md). */
 #ifndef SPANLAB_BITMAP_SCAN

@@ -31,7 +31,8 @@ typedef struct sl_bm_cache {
 	 * into its spans: `tiny` allocates its blocks from it (16-byte class), in spans of
 	 * their own; `bitmap` leaves it unused. */
 	sl_bm_class extra;
-	uint64_t refills; /* cache words loaded (statistics) */
+	uint64_t refills;   /* cache words loaded (statistics) */
+	size_t owned_bytes; /* bytes of the spans on every entry's `owned` list */
 } sl_bm_cache;
 
 typedef struct sl_fe_bitmap_cache {
