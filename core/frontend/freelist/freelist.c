@@ -230,11 +230,11 @@ static void *sl_fl_refill(sl_mcache *c, uint32_t cls)
 	 * that, up to a span's objects (SL_REFILL_RUN_MAX doublings), so that threads
 	 * filling their caches at the same time carve the spans in long runs, each run
 	 * one thread's: takes of one batch each would interleave two threads' objects a
-	 * batch at a time through every span, and their caches would then keep
-	 * neighbouring lines of both (measured: two threads churning 8-byte objects ran
-	 * at half the speed of two that kept spans apart, the second of each adjacent
-	 * pair of lines, which the hardware fetches with the first, held by the other
-	 * core). */
+	 * batch at a time through every span. Measured with two threads churning 8-byte
+	 * objects: when their objects alternated in runs of 64 through the same spans,
+	 * both ran at half the speed they had when each kept spans of its own, although
+	 * no cache line was written by both (checked); the hardware fetching lines next
+	 * to the ones a core uses, held by the other core, is the likely cause. */
 	uint32_t want = ct->batch;
 	if (SL_OBJ8_CLASS(ct->elemsize) && want < SL_CACHELINE)
 		want = SL_CACHELINE;
