@@ -47,8 +47,8 @@ typedef struct sl_fe_freelist_cache {
 	uint64_t tc_budget, tc_used;
 	uint32_t tc_flushes[SL_NUM_CLASSES];
 	/* Per class, the refills since the list last gave a batch back (up to
-	 * SL_REFILL_RUN_MAX): each such refill takes twice the objects of the one before
-	 * (freelist.c, sl_fl_refill). */
+	 * SPANLAB_FREELIST_REFILL_RUN): each such refill takes twice the objects of the
+	 * one before (freelist.c, sl_fl_refill). */
 	uint8_t refill_run[SL_NUM_CLASSES];
 } sl_fe_freelist_cache;
 

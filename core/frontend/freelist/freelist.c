@@ -208,7 +208,12 @@ __attribute__((visibility("default"))) uint64_t spanlab_test_tcache_pool(void)
 }
 #endif
 
-#define SL_REFILL_RUN_MAX 4 /* refills in a row take up to 16 times the first (sl_fl_refill) */
+/* Refills in a row take up to 2^SL_REFILL_RUN_MAX times the first (sl_fl_refill); a
+ * build-time knob (README.md), 0: one batch each. */
+#ifndef SPANLAB_FREELIST_REFILL_RUN
+#define SPANLAB_FREELIST_REFILL_RUN 4
+#endif
+#define SL_REFILL_RUN_MAX SPANLAB_FREELIST_REFILL_RUN
 
 /* Called with the class's list empty. Returns one object (the rest fill the list), or
  * NULL when memory is exhausted. The list's flush threshold may grow (sl_tcache_grow).
@@ -242,7 +247,7 @@ static void *sl_fl_refill(sl_mcache *c, uint32_t cls)
 	want <<= run;
 	if (want > ct->nelems)
 		want = ct->nelems > ct->batch ? ct->nelems : ct->batch;
-	if (run < SL_REFILL_RUN_MAX)
+	if ((int)run < SL_REFILL_RUN_MAX)
 		f->refill_run[cls] = (uint8_t)(run + 1);
 	sl_batch *b = sl_mcentral_pop_batch(ct);
 	if (b) {
