@@ -419,12 +419,7 @@ void sl_fe_freelist_free_small(sl_span *s, void *p)
 	 * objects overwrites the key: their mark is the byte). */
 	*key = (void *)sl_free_key;
 	if (c && s->heap == c->heap) {
-		sl_freelist *l = &sl_fl(c)->lists[cls];
-		sl_link_set(o, l->head);
-		l->head = o;
-		SL_COUNTER_ADD(l->count, 1);
-		if (l->count > l->max)
-			sl_fl_overflow(c, cls);
+		sl_fl_push(c, cls, p);
 		return;
 	}
 	if (c) {

@@ -63,6 +63,22 @@ SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
 	return sl_fe_freelist_alloc_slow(cls);
 }
 
+/* Object p of class cls, marked freed, onto thread cache c's list; a list that goes
+ * above its threshold overflows (sl_fl_overflow). Every free that keeps the object in
+ * the thread's cache ends here. */
+SL_INLINE void sl_fl_push(sl_mcache *c, uint32_t cls, void *p)
+{
+	sl_freelist *l = sl_fl(c)->lists + (size_t)cls;
+	uint32_t n = l->count + 1;
+	sl_link_set(p, l->head);
+	l->head = p;
+	__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
+	/* The class again from the list's place, on the rare path only: the common one
+	 * then keeps no register for it. */
+	if (SL_UNLIKELY(n > l->max))
+		sl_fl_overflow(c, (uint32_t)(l - sl_fl(c)->lists));
+}
+
 /*
  * The free fast path, after the caller's page-map lookup (two loads): a validity check
  * of the offset (one multiply), the double-free test (the key), and a list push; no
@@ -79,16 +95,9 @@ SL_INLINE bool sl_fe_freelist_free_fast(sl_mcache *c, sl_span *s, void *p)
 		/* The key is word 1 of every object that passes the object check below
 		 * (8-byte objects, whose key word would be word 0, fail it: SL_OBJ8). */
 		void **key = (void **)p + 1;
-		sl_freelist *l = sl_fl(c)->lists + (size_t)s->sizeclass;
-		void *head = l->head;
 		if (SL_LIKELY(sl_span_is_object(s, p) && *key != (void *)sl_free_key)) {
-			uint32_t n = l->count + 1;
 			*key = (void *)sl_free_key;
-			sl_link_set(p, head);
-			l->head = p;
-			__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
-			if (SL_UNLIKELY(n > l->max))
-				sl_fl_overflow(c, s->sizeclass);
+			sl_fl_push(c, s->sizeclass, p);
 			return true;
 		}
 	}
@@ -107,14 +116,7 @@ SL_INLINE bool sl_fe_freelist_free_declined(sl_mcache *c, sl_span *s, void *p)
 {
 	if ((SL_NUMA_MAX_NODES > 1 && s->heap != c->heap) || !sl_obj8_try_free(s, p))
 		return false;
-	uint32_t cls = s->sizeclass;
-	sl_freelist *l = &sl_fl(c)->lists[cls];
-	uint32_t n = l->count + 1;
-	sl_link_set(p, l->head);
-	l->head = p;
-	__atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
-	if (SL_UNLIKELY(n > l->max))
-		sl_fl_overflow(c, cls);
+	sl_fl_push(c, s->sizeclass, p);
 	return true;
 }
 
