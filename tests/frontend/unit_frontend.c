@@ -56,6 +56,14 @@ static size_t tiny_size(int i)
 	return SPANLAB_TINY_WHOLE8 && n == 8 ? 7 : n;
 }
 
+/* Runs fn in a new thread (a cache of its own) and waits for it. */
+static void run_thread(void *(*fn)(void *))
+{
+	pthread_t t;
+	pthread_create(&t, NULL, fn, NULL);
+	pthread_join(t, NULL);
+}
+
 /* ---- scan ---- */
 
 static void *scan_thread(void *arg)
@@ -150,9 +158,7 @@ static void *owned_thread(void *arg)
 	EXPECT(sl_span_of(p) == A, "B full: the next object %p is not in the owned, free span A", p);
 	/* Another thread frees all of B (remote frees into an owned span); when A fills
 	 * again the owner merges them and comes back to B. */
-	pthread_t t;
-	pthread_create(&t, NULL, ow_free_all, NULL);
-	pthread_join(t, NULL);
+	run_thread(ow_free_all);
 	uint32_t nb = ow_n;
 	ow_objs[0] = p;
 	void *q = ow_fill(size, A, 1);
@@ -295,13 +301,6 @@ static void *rl_take(void *arg)
 	return NULL;
 }
 
-static void rl_run(void *(*fn)(void *))
-{
-	pthread_t t;
-	pthread_create(&t, NULL, fn, NULL);
-	pthread_join(t, NULL);
-}
-
 static bool rl_taken(const void *p)
 {
 	for (uint32_t i = 0; i < rl_ntake; i++)
@@ -320,7 +319,7 @@ static void test_relist(void)
 	EXPECT(fresh, "class %u: %llu spans before the case", cls, (unsigned long long)st.classes[cls].spans);
 	if (!fresh)
 		return;
-	rl_run(rl_fill);
+	run_thread(rl_fill);
 	sl_span *X = sl_span_of(rl_objs[0]);
 	uint32_t min = sl_sb_list_min(X), nfreed = 0;
 	/* X's objects are rl_objs[0 .. rl_nelems) (a fresh class: spans filled in turn). */
@@ -328,7 +327,7 @@ static void test_relist(void)
 		spanlab_free(rl_objs[nfreed++]);
 	/* One free short: X is on no list, a new thread's object comes from a new span. */
 	rl_ntake = 1;
-	rl_run(rl_take);
+	run_thread(rl_take);
 	EXPECT(sl_span_of(rl_took[0]) != X, "span %p was reused with %u of %u slots free (listed at %u)",
 	       (void *)X->base, nfreed, rl_nelems, min);
 	/* That thread's span went back with all but one slot free, listed; one more free
@@ -337,7 +336,7 @@ static void test_relist(void)
 	void *kept = rl_took[0];
 	spanlab_free(rl_objs[nfreed++]);
 	rl_ntake = rl_nelems - 1 + nfreed;
-	rl_run(rl_take);
+	run_thread(rl_take);
 	for (uint32_t i = 0; i < nfreed; i++)
 		EXPECT(rl_taken(rl_objs[i]), "object %p of span %p (listed with %u free slots) was not reused",
 		       rl_objs[i], (void *)X->base, nfreed);
@@ -444,9 +443,7 @@ static void test_tiny_cross_thread(void)
 	EXPECT(st.tiny_objects == st0.tiny_objects + TX_N, "tiny_objects %llu, expected %llu",
 	       (unsigned long long)st.tiny_objects, (unsigned long long)(st0.tiny_objects + TX_N));
 	EXPECT(st.tiny_blocks > st0.tiny_blocks, "no tiny blocks taken");
-	pthread_t t;
-	pthread_create(&t, NULL, tx_free_all, NULL);
-	pthread_join(t, NULL);
+	run_thread(tx_free_all);
 	spanlab_trim(0);
 	spanlab_stats_get(&st);
 	EXPECT(st.tiny_objects == st0.tiny_objects, "tiny_objects %llu after another thread freed all, expected %llu",
@@ -587,11 +584,8 @@ int main(int argc, char **argv)
 		printf("unit_frontend tinystress (%s): %s\n", spanlab_variant(), bad ? "FAILED" : "ok");
 		return bad != 0;
 	}
-	pthread_t t;
-	pthread_create(&t, NULL, scan_thread, NULL);
-	pthread_join(t, NULL);
-	pthread_create(&t, NULL, owned_thread, NULL);
-	pthread_join(t, NULL);
+	run_thread(scan_thread);
+	run_thread(owned_thread);
 	test_remote();
 	test_relist();
 	test_tiny();
