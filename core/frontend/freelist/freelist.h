@@ -36,7 +36,7 @@ void sl_fl_free_remote(sl_mcache *c, sl_span *s, void *p); /* another NUMA node'
  * checked, as sl_link_get does) and thread-local counters, no lock, no atomic
  * read-modify-write. With
  * the caller's class lookup (one table load) and the free below, go-mutex-flat runs
- * 98 instructions per malloc+free pair of sl-fastpath, its loop included
+ * 99 instructions per malloc+free pair of sl-fastpath, its loop included
  * (scripts/fastpath-budget.sh go-mutex-flat).
  */
 SL_INLINE void *sl_fe_freelist_alloc(uint32_t cls)
